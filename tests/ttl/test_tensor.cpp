@@ -1,0 +1,58 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "runtime/thread_pool.hpp"
+#include "ttl/tensor.hpp"
+
+TEST(Tensor, ShapeAndTiles) {
+    ttl::Tensor t({2, 33, 70});
+    EXPECT_EQ(t.numel(), 2 * 33 * 70);
+    EXPECT_EQ(t.rows(), 66);
+    EXPECT_EQ(t.cols(), 70);
+    EXPECT_EQ(t.tile_rows(), 3);
+    EXPECT_EQ(t.tile_cols(), 3);
+    EXPECT_EQ(t.describe(), "f32[2, 33, 70]");
+    EXPECT_EQ(t.dim(-1), 70);
+    EXPECT_THROW(t.dim(3), std::out_of_range);
+}
+
+TEST(Tensor, ReshapeSharesStorageAndChecksCount) {
+    ttl::Tensor t({4, 8});
+    auto r = t.reshape({2, -1});
+    EXPECT_EQ(r.shape(), (ttl::Shape{2, 16}));
+    r.data<float>()[3] = 5.0f;
+    EXPECT_EQ(t.data<float>()[3], 5.0f);
+    EXPECT_THROW(t.reshape({3, 3}), std::invalid_argument);
+}
+
+TEST(Tensor, DtypeIsChecked) {
+    ttl::Tensor t({4}, ttl::DType::I64);
+    EXPECT_THROW(t.data<float>(), std::invalid_argument);
+}
+
+TEST(Bf16, RoundsToNearestEven) {
+    // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1.0).
+    EXPECT_EQ(ttl::round_to_bf16(1.0f + std::ldexp(1.0f, -8)), 1.0f);
+    // 1 + 3*2^-8 lies halfway between 1 + 2^-7 and 1 + 2^-6: ties go to 1 + 2^-6.
+    EXPECT_EQ(ttl::round_to_bf16(1.0f + 3 * std::ldexp(1.0f, -8)), 1.0f + std::ldexp(1.0f, -6));
+    EXPECT_EQ(ttl::round_to_bf16(1.0f + 1.5f * std::ldexp(1.0f, -8)), 1.0f + std::ldexp(1.0f, -7));
+    EXPECT_TRUE(std::isnan(ttl::round_to_bf16(NAN)));
+    EXPECT_TRUE(std::isinf(ttl::round_to_bf16(INFINITY)));
+}
+
+TEST(ThreadPool, ParallelForCoversRangeOnce) {
+    std::vector<int> hits(1000, 0);
+    ttlm::runtime::parallel_for(1000, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) hits[i]++;
+    });
+    for (int h : hits) EXPECT_EQ(h, 1);
+}
+
+TEST(ThreadPool, PropagatesExceptions) {
+    EXPECT_THROW(ttlm::runtime::run_on_workers(ttlm::runtime::num_threads(),
+                                               [](int w) {
+                                                   if (w == 0) throw std::runtime_error("boom");
+                                               }),
+                 std::runtime_error);
+}

@@ -1,0 +1,63 @@
+// ttlm: one command, one verb per job.
+#include <cstdio>
+#include <exception>
+#include <map>
+
+#include <fmt/core.h>
+
+#include "runtime/thread_pool.hpp"
+#include "tools/ttlm/verbs.hpp"
+
+namespace ttlm::cli {
+namespace {
+std::map<CLI::App*, std::function<int()>>& registry() {
+    static std::map<CLI::App*, std::function<int()>> verbs;
+    return verbs;
+}
+}  // namespace
+
+void on_run(CLI::App* cmd, std::function<int()> run) { registry()[cmd] = std::move(run); }
+
+}  // namespace ttlm::cli
+
+int main(int argc, char** argv) {
+    CLI::App app{"ttlm: the TT-Lang model collection in C++"};
+    app.require_subcommand(1);
+    app.fallthrough();  // global options may also follow the verb
+
+    int threads = 0;
+    app.add_option("--threads", threads, "worker threads (default: one per CPU this process may use)")
+        ->check(CLI::NonNegativeNumber);
+
+    CLI::App* bench = app.add_subcommand("bench", "measure a layer or a model (prints figures, JSON with --json)");
+    bench->require_subcommand(1);
+    ttlm::cli::add_ttl_bench(*bench);
+#ifdef TTLM_HAVE_ENGRAM
+    ttlm::cli::add_engram_verbs(app, *bench);
+#endif
+#ifdef TTLM_HAVE_MD
+    ttlm::cli::add_md_verbs(app, *bench);
+#endif
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    try {
+        if (threads > 0) ttlm::runtime::set_num_threads(threads);
+        // Run the deepest verb that was given.
+        CLI::App* cmd = &app;
+        while (!cmd->get_subcommands().empty()) cmd = cmd->get_subcommands().front();
+        auto it = ttlm::cli::registry().find(cmd);
+        if (it == ttlm::cli::registry().end()) {
+            fmt::print(stderr, "ttlm: '{}' needs a verb; see --help\n", cmd->get_name());
+            return 2;
+        }
+        return it->second();
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "ttlm: error: {}\n", e.what());
+        return 1;
+    }
+}
