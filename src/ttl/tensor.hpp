@@ -17,6 +17,28 @@ namespace ttl {
 
 using Shape = std::vector<int64_t>;
 
+class Tensor;
+
+// A range of tiles [begin, end), as Python's slice in TT-Lang's `a[r0:r1, c]`.
+struct TileRange {
+    int64_t begin = 0, end = 0;
+};
+inline TileRange slice(int64_t begin, int64_t end) { return {begin, end}; }
+
+// One tile index or a range of them; `t(r, c)` and `t(slice(r0, r1), c)` both build these.
+struct TileIndex {
+    int64_t begin = 0, end = 1;
+    TileIndex(int64_t i) : begin(i), end(i + 1) {}
+    TileIndex(TileRange r) : begin(r.begin), end(r.end) {}
+    int64_t count() const { return end - begin; }
+};
+
+// A rectangle of tiles of a tensor: an endpoint of ttl::copy (data movement kernels only).
+struct TensorSlice {
+    const Tensor* tensor = nullptr;
+    TileIndex rows{0}, cols{0};
+};
+
 std::string shape_str(const Shape& s);  // "[1, 32, 1024]"
 
 class Tensor {
@@ -45,8 +67,14 @@ class Tensor {
     int64_t tile_rows() const { return (rows() + kTileDim - 1) / kTileDim; }
     int64_t tile_cols() const { return (cols() + kTileDim - 1) / kTileDim; }
 
+    // Tile addressing for ttl::copy: rows/columns of 32x32 tiles over the 2-D view.
+    TensorSlice operator()(TileIndex tile_row, TileIndex tile_col) const { return {this, tile_row, tile_col}; }
+
     void* raw() { return data_; }
     const void* raw() const { return data_; }
+    // Kernels write outputs through slices of tensors they hold by const reference, as TT-NN
+    // tensors are handles: the storage is shared, not the handle.
+    void* mutable_raw() const { return data_; }
     template <class T> T* data() {
         check_dtype(dtype_of<T>());
         return static_cast<T*>(data_);

@@ -1,2 +1,0 @@
-// Placeholder until the format readers land; keeps the target buildable.
-namespace ttlm::io {}

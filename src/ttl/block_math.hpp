@@ -1,0 +1,141 @@
+// Block math: what a compute kernel computes. Expressions over blocks are evaluated in fp32 and
+// rounded to the destination buffer's dtype on store, as the chip's packer does.
+//
+//   o.store(a * b + c);
+//   auto ss = ttl::math::reduce_sum(x * x, ttl::ReduceDim::Row);   // valid data: column 0
+//   o.store(x * ttl::math::broadcast(inv, ttl::BcastDim::Col, x.shape()));
+//   acc += ttl::math::matmul(a, b);
+//
+// Reduce results are valid only where the chip writes them (column 0 for Row, row 0 for Col,
+// [0,0] for Scalar); validate mode fills the rest with NaN so that a missing broadcast fails as
+// it does on hardware. Broadcast reads exactly those positions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "ttl/dataflow_buffer.hpp"
+
+namespace ttl {
+
+// Reduce across the columns of each row (Row: result in column 0), across the rows of each
+// column (Col: result in row 0), or both (Scalar: result at [0,0]).
+enum class ReduceDim : uint8_t { Row, Col, Scalar };
+// Replicate column 0 across the columns (Col), row 0 down the rows (Row), or [0,0] (Scalar).
+enum class BcastDim : uint8_t { Row, Col, Scalar };
+
+namespace detail {
+// Pooled fp32 scratch memory, owned by the thread that allocated it.
+class ScratchBuffer {
+   public:
+    ScratchBuffer() = default;
+    explicit ScratchBuffer(size_t floats);
+    ScratchBuffer(ScratchBuffer&& o) noexcept : data_(o.data_), bytes_(o.bytes_) { o.data_ = nullptr; }
+    ScratchBuffer& operator=(ScratchBuffer&& o) noexcept;
+    ~ScratchBuffer();
+    float* get() const { return data_; }
+
+   private:
+    float* data_ = nullptr;
+    size_t bytes_ = 0;
+};
+
+enum class ExprKind : uint8_t { Value, Binary, Scalar, Unary, Matmul };
+enum class BinaryOp : uint8_t { Add, Sub, Mul, Div, Max, Min };
+enum class UnaryOp : uint8_t { Neg, Abs, Exp, Log, Sqrt, Rsqrt, Recip, Square, Sigmoid, Silu, Relu, Tanh, Gelu, Clamp };
+enum class Bcast : uint8_t { None, Row, Col, Scalar };
+
+// A value: fp32 data of `shape` tiles (row-major over the block), or a broadcast view of one.
+struct Operand {
+    const float* data = nullptr;
+    std::shared_ptr<const ScratchBuffer> owner;  // null for a view of a block's memory
+    TileShape shape;        // of `data`
+    Bcast bcast = Bcast::None;
+    TileShape view_shape;   // shape seen by users (== shape unless broadcast)
+};
+}  // namespace detail
+
+class BlockExpr {
+   public:
+    // Reading a block (compute kernels only).
+    BlockExpr(const Block& block);  // NOLINT(google-explicit-constructor): blocks are values in expressions
+    BlockExpr(const BlockExpr&) = default;
+    BlockExpr(BlockExpr&&) noexcept = default;
+    BlockExpr& operator=(const BlockExpr&) = default;
+    BlockExpr& operator=(BlockExpr&&) noexcept = default;
+
+    TileShape shape() const { return shape_; }
+    // Value-level accumulation (`y = fill(0, s); y += matmul(a, b);`).
+    BlockExpr& operator+=(const BlockExpr& other);
+
+    // Internal: evaluation.
+    void evaluate_into(float* out) const;  // writes shape().tiles() * 1024 floats
+    bool is_matmul() const { return kind_ == detail::ExprKind::Matmul; }
+    const detail::Operand& lhs() const { return a_; }
+    const detail::Operand& rhs() const { return b_; }
+    detail::Operand materialize() const;
+
+    static BlockExpr value(detail::Operand v);
+    static BlockExpr binary(detail::BinaryOp op, detail::Operand a, detail::Operand b);
+    static BlockExpr scalar(detail::BinaryOp op, detail::Operand a, float s, bool scalar_first);
+    static BlockExpr unary(detail::UnaryOp op, detail::Operand a, float lo = 0, float hi = 0);
+    static BlockExpr matmul(detail::Operand a, detail::Operand b);
+
+   private:
+    BlockExpr() = default;
+    detail::ExprKind kind_ = detail::ExprKind::Value;
+    detail::Operand a_, b_;
+    detail::BinaryOp binary_ = detail::BinaryOp::Add;
+    detail::UnaryOp unary_ = detail::UnaryOp::Neg;
+    float scalar_ = 0, lo_ = 0, hi_ = 0;
+    bool scalar_first_ = false;
+    TileShape shape_;
+};
+
+BlockExpr operator+(const BlockExpr& a, const BlockExpr& b);
+BlockExpr operator-(const BlockExpr& a, const BlockExpr& b);
+BlockExpr operator*(const BlockExpr& a, const BlockExpr& b);
+BlockExpr operator/(const BlockExpr& a, const BlockExpr& b);
+BlockExpr operator-(const BlockExpr& a);
+BlockExpr operator+(const BlockExpr& a, float s);
+BlockExpr operator-(const BlockExpr& a, float s);
+BlockExpr operator*(const BlockExpr& a, float s);
+BlockExpr operator/(const BlockExpr& a, float s);
+BlockExpr operator+(float s, const BlockExpr& a);
+BlockExpr operator-(float s, const BlockExpr& a);
+BlockExpr operator*(float s, const BlockExpr& a);
+BlockExpr operator/(float s, const BlockExpr& a);
+
+namespace math {
+BlockExpr abs(const BlockExpr& x);
+BlockExpr neg(const BlockExpr& x);
+BlockExpr exp(const BlockExpr& x);
+BlockExpr log(const BlockExpr& x);
+BlockExpr sqrt(const BlockExpr& x);
+BlockExpr rsqrt(const BlockExpr& x);
+BlockExpr recip(const BlockExpr& x);
+BlockExpr square(const BlockExpr& x);
+BlockExpr sigmoid(const BlockExpr& x);
+BlockExpr silu(const BlockExpr& x);
+BlockExpr relu(const BlockExpr& x);
+BlockExpr gelu(const BlockExpr& x);
+BlockExpr tanh(const BlockExpr& x);
+BlockExpr max(const BlockExpr& a, const BlockExpr& b);
+BlockExpr min(const BlockExpr& a, const BlockExpr& b);
+BlockExpr clamp(const BlockExpr& x, float lo, float hi);
+
+BlockExpr reduce_sum(const BlockExpr& x, ReduceDim dim);
+BlockExpr reduce_max(const BlockExpr& x, ReduceDim dim);
+// TT-Lang's older form: the scaler tile's [0,0] value multiplies the result (ones for a sum,
+// 1/N for a mean).
+BlockExpr reduce_sum(const BlockExpr& x, const BlockExpr& scaler, ReduceDim dim);
+BlockExpr reduce_max(const BlockExpr& x, const BlockExpr& scaler, ReduceDim dim);
+BlockExpr broadcast(const BlockExpr& x, BcastDim dim, TileShape shape);
+BlockExpr transpose(const BlockExpr& x);
+// (M, K) x (K, N) tiles -> (M, N). Any M, K, N: non-square blocks are first-class.
+BlockExpr matmul(const BlockExpr& a, const BlockExpr& b);
+BlockExpr fill(float value, TileShape shape);
+}  // namespace math
+
+}  // namespace ttl

@@ -1,0 +1,393 @@
+// Copies between tensors and blocks, and over pipes, with their checks.
+#include "ttl/copy.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "ttl/detail/state.hpp"
+#include "ttl/simd/tile_ops.hpp"
+
+namespace ttl {
+
+using namespace detail;
+
+namespace {
+
+constexpr int64_t kT = kTileDim;
+
+std::string slice_str(const TensorSlice& s) {
+    auto idx = [](const TileIndex& i) {
+        return i.count() == 1 ? fmt::format("{}", i.begin) : fmt::format("{}:{}", i.begin, i.end);
+    };
+    const std::string& name = s.tensor->name();
+    return fmt::format("{}[{}, {}] of {}", name.empty() ? "tensor" : "'" + name + "'", idx(s.rows), idx(s.cols),
+                       s.tensor->describe());
+}
+
+void check_slice(const TensorSlice& s, const Block& b, Task& t, std::source_location loc) {
+    const Tensor& x = *s.tensor;
+    if (x.dtype() != DType::F32 && x.dtype() != DType::BF16)
+        raise(ErrorKind::CopyShape, &t, loc, fmt::format("copy with {}: tiles hold f32 or bf16", slice_str(s)));
+    if (s.rows.begin < 0 || s.cols.begin < 0 || s.rows.end > x.tile_rows() || s.cols.end > x.tile_cols() ||
+        s.rows.begin >= s.rows.end || s.cols.begin >= s.cols.end)
+        raise(ErrorKind::TileBounds, &t, loc,
+              fmt::format("tile index out of bounds: {} has {}x{} tiles (rows 0..{}, cols 0..{})", slice_str(s),
+                          x.tile_rows(), x.tile_cols(), x.tile_rows() - 1, x.tile_cols() - 1));
+    if (s.rows.count() != b.shape().rows || s.cols.count() != b.shape().cols)
+        raise(ErrorKind::CopyShape, &t, loc,
+              fmt::format("copy shape mismatch: {} is {}x{} tiles but the block of '{}' is {}x{} tiles", slice_str(s),
+                          s.rows.count(), s.cols.count(), b.buffer_name(), b.shape().rows, b.shape().cols));
+}
+
+SlotState& slot_of(const Block& b) { return b.dfb()->slots[static_cast<size_t>(b.slot())]; }
+
+void check_block(const Block& b, Task& t, std::source_location loc, const char* what) {
+    if (!b.dfb()) raise(ErrorKind::BlockState, &t, loc, fmt::format("{} with a moved-from block", what));
+}
+
+// Element-wise conversion between tile storage types.
+void convert_row(const void* src, DType st, void* dst, DType dt, size_t n) {
+    if (st == dt) {
+        std::memcpy(dst, src, n * dtype_size(st));
+    } else if (st == DType::F32) {
+        simd::f32_to_bf16(static_cast<const float*>(src), static_cast<uint16_t*>(dst), n);
+    } else {
+        simd::bf16_to_f32(static_cast<const uint16_t*>(src), static_cast<float*>(dst), n);
+    }
+}
+
+// Tensor tiles -> block. Parts of edge tiles beyond the tensor read as zero (tile padding).
+void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape) {
+    const Tensor& x = *s.tensor;
+    const DType xt = x.dtype();
+    const size_t xs = dtype_size(xt), bs = dtype_size(bt);
+    const int64_t brows = shape.rows * kT, bcols = shape.cols * kT;
+    const int64_t r0 = s.rows.begin * kT, c0 = s.cols.begin * kT;
+    const int64_t xrows = x.rows(), xcols = x.cols();
+    const int64_t valid_cols = std::min<int64_t>(bcols, xcols - c0);
+    const char* xp = static_cast<const char*>(x.raw());
+    char* bp = static_cast<char*>(block);
+    if (xt == bt && valid_cols == bcols && bcols == xcols && r0 + brows <= xrows) {  // one contiguous run
+        std::memcpy(bp, xp + static_cast<size_t>(r0 * xcols) * xs, static_cast<size_t>(brows * bcols) * xs);
+        return;
+    }
+    for (int64_t r = 0; r < brows; ++r) {
+        char* dst = bp + static_cast<size_t>(r * bcols) * bs;
+        if (r0 + r >= xrows) {
+            std::memset(dst, 0, static_cast<size_t>(bcols) * bs);
+            continue;
+        }
+        convert_row(xp + static_cast<size_t>((r0 + r) * xcols + c0) * xs, xt, dst, bt, static_cast<size_t>(valid_cols));
+        if (valid_cols < bcols) std::memset(dst + static_cast<size_t>(valid_cols) * bs, 0, static_cast<size_t>(bcols - valid_cols) * bs);
+    }
+}
+
+// Block -> tensor tiles; only elements inside the tensor are written.
+void write_tiles(const void* block, DType bt, TileShape shape, const TensorSlice& s) {
+    const Tensor& x = *s.tensor;
+    const DType xt = x.dtype();
+    const size_t xs = dtype_size(xt), bs = dtype_size(bt);
+    const int64_t brows = shape.rows * kT, bcols = shape.cols * kT;
+    const int64_t r0 = s.rows.begin * kT, c0 = s.cols.begin * kT;
+    const int64_t xrows = x.rows(), xcols = x.cols();
+    const int64_t valid_cols = std::min<int64_t>(bcols, xcols - c0);
+    const int64_t valid_rows = std::min<int64_t>(brows, xrows - r0);
+    char* xp = static_cast<char*>(x.mutable_raw());
+    const char* bp = static_cast<const char*>(block);
+    if (xt == bt && valid_cols == bcols && bcols == xcols) {
+        std::memcpy(xp + static_cast<size_t>(r0 * xcols) * xs, bp, static_cast<size_t>(valid_rows * bcols) * xs);
+        return;
+    }
+    for (int64_t r = 0; r < valid_rows; ++r)
+        convert_row(bp + static_cast<size_t>(r * bcols) * bs, bt, xp + static_cast<size_t>((r0 + r) * xcols + c0) * xs, xt,
+                    static_cast<size_t>(valid_cols));
+}
+
+void count(Task& t, TileShape shape, DType dt) {
+    t.tiles_moved += shape.tiles();
+    t.bytes_moved += static_cast<int64_t>(shape.tiles() * tile_bytes(dt));
+}
+
+void note_writes(OperationState& op, Task& t, const TensorSlice& s, std::source_location loc) {
+    auto& writers = op.tile_writers[s.tensor->raw()];
+    const int64_t tcols = s.tensor->tile_cols();
+    for (int64_t r = s.rows.begin; r < s.rows.end; ++r)
+        for (int64_t c = s.cols.begin; c < s.cols.end; ++c) {
+            auto [it, fresh] = writers.try_emplace(static_cast<uint64_t>(r * tcols + c), TileWrite{t.node->index, loc});
+            if (!fresh && it->second.node != t.node->index) {
+                const Coord other = op.nodes[static_cast<size_t>(it->second.node)]->coord;
+                const std::string& name = s.tensor->name();
+                raise(ErrorKind::WriteRace, &t, loc,
+                      fmt::format("write-write race on tile ({}, {}) of {} {}: node ({}, {}) wrote it at {} in the same "
+                                  "launch; two nodes writing one DRAM tile race on the chip",
+                                  r, c, name.empty() ? "tensor" : "'" + name + "'", s.tensor->describe(), other.x,
+                                  other.y, where_str(it->second.where)));
+            }
+        }
+}
+
+}  // namespace
+
+Transfer::Transfer(Transfer&& o) noexcept : state_(o.state_) { o.state_ = nullptr; }
+
+Transfer& Transfer::operator=(Transfer&& o) noexcept {
+    if (this != &o) {
+        this->~Transfer();
+        state_ = o.state_;
+        o.state_ = nullptr;
+    }
+    return *this;
+}
+
+Transfer::~Transfer() {
+    if (!state_) return;
+    if (!state_->waited && std::uncaught_exceptions() == 0) {
+        OperationState& op = *state_->owner->node->op;
+        if (!op.abort.load())
+            op.fail(std::make_exception_ptr(Error(
+                ErrorKind::TransferNotWaited,
+                fmt::format("ttl transfer never waited: operation '{}', {}: the transfer returned by ttl::copy was "
+                            "never waited; call .wait() on it before the block is used or released",
+                            op.name, context(state_->owner, state_->where)))));
+    }
+    delete state_;
+    state_ = nullptr;
+}
+
+void Transfer::wait(std::source_location loc) {
+    Task& t = require_task("Transfer::wait()", loc);
+    if (!state_) return;  // completed when issued (fast mode)
+    TransferState& s = *state_;
+    if (s.waited) raise(ErrorKind::BlockState, &t, loc, "wait() on a transfer that was already waited");
+    if (s.kind == TransferState::Kind::PipeReceive) {
+        PostedReceive* r = s.receive;
+        const PipeNetState* net = s.net;
+        const int pipe = s.pipe;
+        block_until([](const void* p) { return static_cast<const PostedReceive*>(p)->delivered.load(); }, r, loc,
+                    [net, pipe] {
+                        const Pipe& pp = net->pipes[static_cast<size_t>(pipe)];
+                        const NodeState& src = *net->op->nodes[static_cast<size_t>(pp.src.x * net->op->size.y + pp.src.y)];
+                        bool gone = src.tasks[0].finished && src.tasks[2].finished;
+                        return fmt::format("receive on pipe net '{}' from node ({}, {}): waiting for its send{}", net->name,
+                                           pp.src.x, pp.src.y,
+                                           gone ? " — but that node's data-movement kernels have finished: a pipe "
+                                                  "receive never matched by a send"
+                                                : "");
+                    });
+    }
+    if (s.complete) s.complete();
+    s.waited = true;
+    if (s.dfb && s.dfb->node->op->validating()) {
+        SlotState& slot = s.dfb->slots[static_cast<size_t>(s.slot)];
+        if (s.kind == TransferState::Kind::BlockToTensor) {
+            if (--slot.pending_reads == 0) slot.state = BlockState::ReadWrite;
+        } else {
+            slot.state = BlockState::MustRead;
+        }
+    }
+    delete state_;
+    state_ = nullptr;
+}
+
+Transfer copy(const TensorSlice& src, Block& dst, std::source_location loc) {
+    Task& t = require_task("ttl::copy", loc);
+    require_kind(t, true, "ttl::copy", loc);
+    check_block(dst, t, loc, "ttl::copy");
+    check_slice(src, dst, t, loc);
+    count(t, dst.shape(), src.tensor->dtype());
+    dst.note_written();
+    OperationState& op = *t.node->op;
+    if (!op.validating()) {
+        read_tiles(src, dst.data(), dst.dtype(), dst.shape());
+        return Transfer();
+    }
+    SlotState& s = slot_of(dst);
+    if (s.state != BlockState::MustWrite && s.state != BlockState::ReadWrite)
+        raise(ErrorKind::BlockState, &t, loc,
+              fmt::format("copy into a block of '{}' that is {}{}", dst.buffer_name(), block_state_name(s.state),
+                          s.state == BlockState::CopyWriting || s.state == BlockState::CopyReading
+                              ? fmt::format(" (copy at {}): wait for that transfer first", where_str(s.copy_at))
+                              : std::string()));
+    s.state = BlockState::CopyWriting;
+    s.copy_at = loc;
+    auto* st = new TransferState;
+    st->kind = TransferState::Kind::TensorToBlock;
+    st->owner = &t;
+    st->dfb = dst.dfb();
+    st->slot = dst.slot();
+    st->where = loc;
+    TensorSlice slice = src;
+    void* data = dst.data();
+    DType dt = dst.dtype();
+    TileShape shape = dst.shape();
+    st->complete = [slice, data, dt, shape] { read_tiles(slice, data, dt, shape); };
+    return Transfer(st);
+}
+
+Transfer copy(const Block& src, const TensorSlice& dst, std::source_location loc) {
+    Task& t = require_task("ttl::copy", loc);
+    require_kind(t, true, "ttl::copy", loc);
+    check_block(src, t, loc, "ttl::copy");
+    check_slice(dst, src, t, loc);
+    count(t, src.shape(), dst.tensor->dtype());
+    OperationState& op = *t.node->op;
+    if (!op.validating()) {
+        write_tiles(src.data(), src.dtype(), src.shape(), dst);
+        return Transfer();
+    }
+    SlotState& s = slot_of(src);
+    if (s.state == BlockState::MustWrite || s.state == BlockState::CopyWriting || s.state == BlockState::Free)
+        raise(ErrorKind::BlockState, &t, loc,
+              fmt::format("copy from a block of '{}' that is {}{}", src.buffer_name(), block_state_name(s.state),
+                          s.state == BlockState::CopyWriting
+                              ? fmt::format(" (copy at {}): use of a block before its copy completed", where_str(s.copy_at))
+                              : std::string()));
+    note_writes(op, t, dst, loc);
+    s.state = BlockState::CopyReading;
+    s.pending_reads++;
+    s.ever_read = true;
+    s.copy_at = loc;
+    auto* st = new TransferState;
+    st->kind = TransferState::Kind::BlockToTensor;
+    st->owner = &t;
+    st->dfb = src.dfb();
+    st->slot = src.slot();
+    st->where = loc;
+    TensorSlice slice = dst;
+    const void* data = src.data();
+    DType dt = src.dtype();
+    TileShape shape = src.shape();
+    st->complete = [slice, data, dt, shape] { write_tiles(data, dt, shape, slice); };
+    return Transfer(st);
+}
+
+namespace {
+
+PipeChannel& channel(const PipeNetState& net, int pipe, int node) {
+    return *net.channels[static_cast<size_t>(pipe)].at(node);
+}
+
+struct SendWait {
+    const PipeNetState* net;
+    int pipe;
+};
+
+bool all_posted(const void* p) {
+    auto* w = static_cast<const SendWait*>(p);
+    for (const auto& [node, ch] : w->net->channels[static_cast<size_t>(w->pipe)])
+        if (ch->posts.load() - ch->deliveries.load() <= 0) return false;
+    return true;
+}
+
+}  // namespace
+
+Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
+    Task& t = require_task("ttl::copy to a pipe", loc);
+    require_kind(t, true, "ttl::copy to a pipe", loc);
+    check_block(src, t, loc, "ttl::copy to a pipe");
+    PipeNetState& net = *pipe.net;
+    const Pipe& p = net.pipes[static_cast<size_t>(pipe.index)];
+    if (!(p.src == t.node->coord))
+        raise(ErrorKind::PipeUnmatched, &t, loc,
+              fmt::format("send on pipe net '{}' whose source is node ({}, {}), not this node: send inside net.if_src()",
+                          net.name, p.src.x, p.src.y));
+    OperationState& op = *t.node->op;
+    if (op.validating()) {
+        SlotState& s = slot_of(src);
+        if (s.state == BlockState::MustWrite || s.state == BlockState::CopyWriting || s.state == BlockState::Free)
+            raise(ErrorKind::BlockState, &t, loc,
+                  fmt::format("send from a block of '{}' that is {}", src.buffer_name(), block_state_name(s.state)));
+        s.ever_read = true;
+        if (s.state == BlockState::MustRead) s.state = BlockState::ReadWrite;
+    }
+    SendWait w{&net, pipe.index};
+    block_until(all_posted, &w, loc, [&net, &p, &op] {
+        std::string missing;
+        for (const auto& n : op.nodes)
+            if (p.dst.contains(n->coord)) {
+                bool done = n->tasks[0].finished && n->tasks[2].finished;
+                missing += fmt::format(" ({}, {}){}", n->coord.x, n->coord.y, done ? " [finished: never posted]" : "");
+            }
+        return fmt::format("send on pipe net '{}' from ({}, {}): waiting for every destination to post a receive "
+                           "(copy(pipe, block)); destinations:{}{}",
+                           net.name, p.src.x, p.src.y, missing,
+                           missing.find("never posted") != std::string::npos ? " — a pipe send never matched by a receive"
+                                                                            : "");
+    });
+    for (auto& [node, ch] : net.channels[static_cast<size_t>(pipe.index)]) {
+        PostedReceive* r;
+        {
+            std::lock_guard<std::mutex> lock(ch->mutex);
+            r = ch->posted.front();
+            ch->posted.pop_front();
+        }
+        if (r->dfb->spec->shape != src.shape())
+            raise(ErrorKind::CopyShape, &t, loc,
+                  fmt::format("pipe send of a {}x{}-tile block of '{}' into a {}x{}-tile block of '{}' posted at {}",
+                              src.shape().rows, src.shape().cols, src.buffer_name(), r->dfb->spec->shape.rows,
+                              r->dfb->spec->shape.cols, r->dfb->spec->name, where_str(r->where)));
+        const size_t n = static_cast<size_t>(src.shape().tiles()) * kTileElems;
+        convert_row(src.data(), src.dtype(), r->dfb->slot_data(r->slot), r->dfb->spec->dtype, n);
+        count(t, src.shape(), src.dtype());
+        r->delivered.store(true);
+        ch->deliveries.fetch_add(1);
+        op.pipe_epoch.fetch_add(1);
+    }
+    return Transfer();
+}
+
+Transfer copy(const DstPipe& pipe, Block& dst, std::source_location loc) {
+    Task& t = require_task("ttl::copy from a pipe", loc);
+    require_kind(t, true, "ttl::copy from a pipe", loc);
+    check_block(dst, t, loc, "ttl::copy from a pipe");
+    PipeNetState& net = *pipe.net;
+    const Pipe& p = net.pipes[static_cast<size_t>(pipe.index)];
+    if (!p.dst.contains(t.node->coord))
+        raise(ErrorKind::PipeUnmatched, &t, loc,
+              fmt::format("receive on pipe net '{}' that does not reach this node: receive inside net.if_dst()", net.name));
+    OperationState& op = *t.node->op;
+    if (op.validating()) {
+        SlotState& s = slot_of(dst);
+        if (s.state != BlockState::MustWrite && s.state != BlockState::ReadWrite)
+            raise(ErrorKind::BlockState, &t, loc,
+                  fmt::format("receive into a block of '{}' that is {}", dst.buffer_name(), block_state_name(s.state)));
+        s.state = BlockState::CopyWriting;
+        s.copy_at = loc;
+    }
+    dst.note_written();
+    auto owned = std::make_unique<PostedReceive>();
+    PostedReceive* r = owned.get();
+    r->dfb = dst.dfb();
+    r->slot = dst.slot();
+    r->where = loc;
+    {
+        std::lock_guard<std::mutex> lock(net.receives_mutex);
+        net.receives.push_back(std::move(owned));
+    }
+    PipeChannel& ch = channel(net, pipe.index, t.node->index);
+    {
+        std::lock_guard<std::mutex> lock(ch.mutex);
+        ch.posted.push_back(r);
+    }
+    ch.posts.fetch_add(1);
+    op.pipe_epoch.fetch_add(1);
+    auto* st = new TransferState;
+    st->kind = TransferState::Kind::PipeReceive;
+    st->owner = &t;
+    st->dfb = dst.dfb();
+    st->slot = dst.slot();
+    st->where = loc;
+    st->receive = r;
+    st->net = &net;
+    st->pipe = pipe.index;
+    return Transfer(st);
+}
+
+void GroupTransfer::wait_all(std::source_location loc) {
+    for (auto& t : transfers_) t.wait(loc);
+    transfers_.clear();
+}
+
+}  // namespace ttl

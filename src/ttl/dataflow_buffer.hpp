@@ -1,0 +1,107 @@
+// Dataflow buffers and blocks: the rings of L1 blocks that join a node's kernel functions.
+//
+//   auto a_dfb = ttl::make_dataflow_buffer_like(op, a, {1, 1}, /*block_count=*/2, "a");
+//   { auto blk = a_dfb.reserve(); ttl::copy(a(r, c), blk).wait(); }   // pushed at scope end
+//   { auto blk = a_dfb.wait(); ... }                                  // popped at scope end
+//
+// reserve() and wait() block; the block is released (pushed / popped) when it goes out of
+// scope, or earlier by an explicit push() / pop().
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <source_location>
+#include <string>
+
+#include "ttl/dtype.hpp"
+#include "ttl/tensor.hpp"
+
+namespace ttl {
+
+class Operation;
+class BlockExpr;
+namespace detail {
+struct DfbState;
+struct OperationState;
+}  // namespace detail
+
+// A block shape in tiles (rows, cols).
+struct TileShape {
+    int rows = 1, cols = 1;
+    int tiles() const { return rows * cols; }
+    bool operator==(const TileShape&) const = default;
+};
+
+class Block {
+   public:
+    Block(Block&& other) noexcept;
+    Block& operator=(Block&&) = delete;
+    Block(const Block&) = delete;
+    ~Block();
+
+    // Release explicitly (a reserved block is pushed, a waited block popped).
+    void push(std::source_location loc = std::source_location::current());
+    void pop(std::source_location loc = std::source_location::current());
+
+    // Compute kernel: materialise an expression into this block (rounds to the buffer dtype).
+    void store(const BlockExpr& value, std::source_location loc = std::source_location::current());
+    // Accumulate: the first += into a freshly reserved block assigns, later ones add
+    // (the chip's L1 accumulation). `o += ttl::math::matmul(a, b)` accumulates in place.
+    Block& operator+=(const BlockExpr& value);
+
+    TileShape shape() const;
+    DType dtype() const;
+    const std::string& buffer_name() const;
+
+    // Internal: the ring slot this block occupies.
+    detail::DfbState* dfb() const { return dfb_; }
+    int slot() const { return slot_; }
+    bool is_reserved() const { return reserved_; }
+    void* data() const;
+    void note_written() { written_ = true; }
+    bool written() const { return written_; }
+
+   private:
+    friend class DataflowBuffer;
+    Block(detail::DfbState* dfb, int slot, bool reserved, std::source_location loc);
+    void release(bool push, std::source_location loc);
+
+    detail::DfbState* dfb_ = nullptr;
+    int slot_ = -1;
+    bool reserved_ = false;  // from reserve() (else from wait())
+    bool released_ = false;
+    bool written_ = false;
+    std::source_location acquired_at_;
+};
+
+class DataflowBuffer {
+   public:
+    DataflowBuffer() = default;
+    // Producer side: blocks until a block is free.
+    Block reserve(std::source_location loc = std::source_location::current());
+    // Consumer side: blocks until a block has been pushed.
+    Block wait(std::source_location loc = std::source_location::current());
+
+    const std::string& name() const;
+    TileShape shape() const;
+    int block_count() const;
+    DType dtype() const;
+
+   private:
+    friend DataflowBuffer make_dataflow_buffer_like(Operation&, const Tensor&, TileShape, int, std::string,
+                                                    std::optional<DType>, std::source_location);
+    DataflowBuffer(detail::OperationState* op, int index) : op_(op), index_(index) {}
+    detail::DfbState& state() const;
+
+    detail::OperationState* op_ = nullptr;
+    int index_ = -1;
+};
+
+// A dataflow buffer whose tiles are like `like`'s (its dtype, unless `dtype` says otherwise),
+// with blocks of `shape` tiles and `block_count` blocks (2 = double buffering). Every node of
+// the operation gets its own instance in its L1.
+DataflowBuffer make_dataflow_buffer_like(Operation& op, const Tensor& like, TileShape shape, int block_count = 2,
+                                         std::string name = {}, std::optional<DType> dtype = std::nullopt,
+                                         std::source_location loc = std::source_location::current());
+
+}  // namespace ttl

@@ -1,0 +1,662 @@
+// The executor: kernel functions as fibers on pinned workers, node admission, deadlock
+// detection, and the end-of-launch checks of validate mode.
+#include "ttl/operation.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "runtime/thread_pool.hpp"
+#include "ttl/detail/state.hpp"
+
+namespace ttl {
+
+const ArchLimits& arch_limits(Arch arch) {
+    // L1 available to dataflow buffers as tt-metal reports it; buffer counts from the TT-Lang
+    // spec (Appendix E); full compute grids.
+    static const ArchLimits wormhole{"Wormhole", 1499136, 32, {8, 8}};
+    static const ArchLimits blackhole{"Blackhole", 1572864, 64, {13, 10}};
+    return arch == Arch::Wormhole ? wormhole : blackhole;
+}
+
+ExecOptions& default_options() {
+    static ExecOptions options;
+    return options;
+}
+
+const char* error_kind_name(ErrorKind kind) {
+    switch (kind) {
+        case ErrorKind::Deadlock: return "deadlock";
+        case ErrorKind::BlockState: return "block state";
+        case ErrorKind::CopyShape: return "copy shape mismatch";
+        case ErrorKind::TileBounds: return "tile index out of bounds";
+        case ErrorKind::Unbalanced: return "unbalanced buffer use";
+        case ErrorKind::PipeUnmatched: return "unmatched pipe transfer";
+        case ErrorKind::WriteRace: return "write-write race";
+        case ErrorKind::L1Overflow: return "L1 overflow";
+        case ErrorKind::BufferCount: return "too many dataflow buffers";
+        case ErrorKind::WrongThread: return "wrong kernel function";
+        case ErrorKind::KernelCount: return "kernel function count";
+        case ErrorKind::Shape: return "block shape mismatch";
+        case ErrorKind::TransferNotWaited: return "transfer never waited";
+    }
+    return "?";
+}
+
+double RunReport::gbytes_per_second() const {
+    double bytes = 0;
+    for (const auto& k : kernels) bytes += static_cast<double>(k.bytes_moved);
+    return seconds > 0 ? bytes / seconds / 1e9 : 0;
+}
+
+double RunReport::gflops() const {
+    double f = 0;
+    for (const auto& k : kernels) f += k.flops;
+    return seconds > 0 ? f / seconds / 1e9 : 0;
+}
+
+std::string RunReport::to_string() const {
+    std::string s = fmt::format("operation '{}': {} nodes on {} workers, {:.3f} ms, {:.2f} GB/s moved, {:.2f} GFLOP/s\n",
+                                operation, nodes, workers, seconds * 1e3, gbytes_per_second(), gflops());
+    for (const auto& b : buffers)
+        s += fmt::format("  buffer {:<16} pushes {:>10}  peak {:>2} blocks  stalls: reserve {:>8} wait {:>8}\n", b.name,
+                         b.pushes, b.peak_blocks, b.reserve_stalls, b.wait_stalls);
+    for (const auto& k : kernels)
+        s += fmt::format("  kernel {:<8} tiles {:>10}  bytes {:>12}  flops {:.3g}\n", k.name, k.tiles_moved, k.bytes_moved,
+                         k.flops);
+    return s;
+}
+
+namespace detail {
+
+namespace {
+thread_local Task* t_current = nullptr;
+
+// Thrown into a suspended kernel when its operation aborts, to unwind its stack.
+struct Aborted {};
+
+// Fiber stacks, pooled: a launch creates three per node, and mmap + guard page per fiber
+// would dominate short launches.
+class StackPool {
+   public:
+#if defined(__SANITIZE_ADDRESS__)
+    static constexpr size_t kStack = 1 << 20;
+#else
+    static constexpr size_t kStack = 256 << 10;
+#endif
+    static StackPool& instance() {
+        static StackPool pool;
+        return pool;
+    }
+    boost::context::stack_context allocate() {
+        const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+        void* base = nullptr;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!free_.empty()) {
+                base = free_.back();
+                free_.pop_back();
+            }
+        }
+        if (!base) {
+            base = mmap(nullptr, kStack + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (base == MAP_FAILED) throw std::bad_alloc();
+            mprotect(base, page, PROT_NONE);  // guard page: a stack overflow faults instead of corrupting
+        }
+        boost::context::stack_context sc;
+        sc.size = kStack;
+        sc.sp = static_cast<char*>(base) + page + kStack;
+        return sc;
+    }
+    void deallocate(boost::context::stack_context& sc) {
+        const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+        std::lock_guard<std::mutex> lock(mutex_);
+        free_.push_back(static_cast<char*>(sc.sp) - kStack - page);
+    }
+
+   private:
+    std::mutex mutex_;
+    std::vector<void*> free_;
+};
+
+struct PooledStack {
+    boost::context::stack_context allocate() { return StackPool::instance().allocate(); }
+    void deallocate(boost::context::stack_context& sc) noexcept { StackPool::instance().deallocate(sc); }
+};
+
+// Node memory (the node's "L1"), reused across nodes and launches on a thread.
+thread_local std::vector<std::unique_ptr<char[]>> t_node_memory;
+thread_local std::vector<size_t> t_node_memory_size;
+
+std::unique_ptr<char[]> take_node_memory(size_t bytes) {
+    for (size_t i = 0; i < t_node_memory.size(); ++i)
+        if (t_node_memory_size[i] >= bytes) {
+            auto m = std::move(t_node_memory[i]);
+            t_node_memory.erase(t_node_memory.begin() + static_cast<long>(i));
+            t_node_memory_size.erase(t_node_memory_size.begin() + static_cast<long>(i));
+            return m;
+        }
+    return std::unique_ptr<char[]>(new (std::align_val_t(64)) char[std::max<size_t>(bytes, 64)]);
+}
+
+void give_node_memory(std::unique_ptr<char[]> m, size_t bytes) {
+    if (!m || t_node_memory.size() >= 8) return;
+    t_node_memory.push_back(std::move(m));
+    t_node_memory_size.push_back(bytes);
+}
+
+size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+}  // namespace
+
+const char* kernel_name(KernelKind kind) {
+    switch (kind) {
+        case KernelKind::Reader: return "reader";
+        case KernelKind::Compute: return "compute";
+        case KernelKind::Writer: return "writer";
+    }
+    return "?";
+}
+
+const char* block_state_name(BlockState s) {
+    switch (s) {
+        case BlockState::MustWrite: return "reserved, not yet written";
+        case BlockState::MustRead: return "written, not yet read";
+        case BlockState::ReadWrite: return "read";
+        case BlockState::CopyWriting: return "being written by a copy";
+        case BlockState::CopyReading: return "being read by a copy";
+        case BlockState::Free: return "released";
+    }
+    return "?";
+}
+
+Task* current_task() { return t_current; }
+
+std::string where_str(std::source_location where) {
+    std::string_view file = where.file_name();
+    auto slash = file.rfind('/');
+    if (slash != std::string_view::npos) file = file.substr(slash + 1);
+    return fmt::format("{}:{}", file, where.line());
+}
+
+std::string context(const Task* task, std::source_location where) {
+    if (!task) return fmt::format("at {}", where_str(where));
+    const NodeState& n = *task->node;
+    const OperationState* op = nullptr;
+    (void)op;
+    return fmt::format("node ({}, {}), {} kernel [worker thread {}], at {}", n.coord.x, n.coord.y,
+                       kernel_name(task->kind), task->worker, where_str(where));
+}
+
+namespace {
+thread_local const OperationState* t_op = nullptr;  // operation being run by this thread
+}
+
+void raise(ErrorKind kind, const Task* task, std::source_location where, const std::string& message) {
+    std::string op = t_op ? fmt::format("operation '{}', ", t_op->name) : std::string();
+    throw Error(kind, fmt::format("ttl {}: {}{}: {}", error_kind_name(kind), op, context(task, where), message));
+}
+
+Task& require_task(const char* what, std::source_location where) {
+    Task* t = t_current;
+    if (!t)
+        throw Error(ErrorKind::WrongThread,
+                    fmt::format("ttl: {} called outside a kernel function, at {}", what, where_str(where)));
+    t->last_call = where;
+    return *t;
+}
+
+void require_kind(const Task& task, bool datamovement, const char* what, std::source_location where) {
+    bool is_dm = task.kind != KernelKind::Compute;
+    if (is_dm != datamovement)
+        raise(ErrorKind::WrongThread, &task, where,
+              datamovement ? fmt::format("{} in the compute kernel: copies belong to data-movement kernels", what)
+                           : fmt::format("{} in a data-movement kernel: block math and store belong to the compute kernel",
+                                         what));
+}
+
+void block_until(bool (*ready)(const void*), const void* arg, std::source_location where,
+                 std::function<std::string()> describe) {
+    if (ready(arg)) return;
+    Task* t = t_current;
+    t->blocked.ready = ready;
+    t->blocked.arg = arg;
+    t->blocked.describe = std::move(describe);
+    t->blocked.where = where;
+    t->scheduler = std::move(t->scheduler).resume();
+    t->blocked.ready = nullptr;
+    t->blocked.describe = nullptr;
+    if (t_op && t_op->abort.load(std::memory_order_relaxed)) throw Aborted{};
+}
+
+void OperationState::fail(std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (!error) error = e;
+    abort.store(true);
+}
+
+namespace {
+
+bool task_ready(const Task& t) { return !t.finished && (!t.blocked.ready || t.blocked.ready(t.blocked.arg)); }
+
+void resume(Task& t) {
+    t_current = &t;
+    t.fiber = std::move(t.fiber).resume();
+    t_current = nullptr;
+}
+
+void check_node_end(OperationState& op, NodeState& node) {
+    for (DfbState& d : node.dfbs) {
+        if (d.visible > 0) {
+            const Task* producer = d.producer >= 0 ? &node.tasks[d.producer] : nullptr;
+            raise(ErrorKind::Unbalanced, producer, d.spec->where,
+                  fmt::format("dataflow buffer '{}': {} block(s) pushed but never consumed ({} pushed, {} popped) — "
+                              "every reserve/push needs a matching wait/pop",
+                              d.spec->name, d.visible, d.pushes, d.pops));
+        }
+    }
+}
+
+void admit(OperationState& op, NodeState& node, int worker) {
+    size_t bytes = 0;
+    for (const auto& spec : op.dfbs) bytes += align64(spec->block_bytes * static_cast<size_t>(spec->block_count));
+    node.memory = take_node_memory(bytes);
+    char* p = node.memory.get();
+    node.dfbs.resize(op.dfbs.size());
+    for (size_t i = 0; i < op.dfbs.size(); ++i) {
+        DfbState& d = node.dfbs[i];
+        d.spec = op.dfbs[i].get();
+        d.index = static_cast<int>(i);
+        d.node = &node;
+        d.base = p;
+        d.capacity = d.spec->block_count;
+        if (op.validating()) d.slots.assign(static_cast<size_t>(d.capacity), SlotState{});
+        p += align64(d.spec->block_bytes * static_cast<size_t>(d.spec->block_count));
+    }
+    for (int k = 0; k < 3; ++k) {
+        Task& t = node.tasks[k];
+        t.node = &node;
+        t.kind = static_cast<KernelKind>(k);
+        t.worker = worker;
+        const std::function<void()>* fn = &op.kernels[k];
+        OperationState* opp = &op;
+        t.fiber = boost::context::fiber(std::allocator_arg, PooledStack{},
+                                        [&t, fn, opp](boost::context::fiber&& sched) -> boost::context::fiber {
+                                            t.scheduler = std::move(sched);
+                                            try {
+                                                (*fn)();
+                                            } catch (const boost::context::detail::forced_unwind&) {
+                                                throw;
+                                            } catch (const Aborted&) {
+                                            } catch (...) {
+                                                opp->fail(std::current_exception());
+                                            }
+                                            t.finished = true;
+                                            return std::move(t.scheduler);
+                                        });
+    }
+}
+
+void merge_stats(OperationState& op, NodeState& node) {
+    static std::mutex m;
+    std::lock_guard<std::mutex> lock(m);
+    auto& r = op.report;
+    for (size_t i = 0; i < node.dfbs.size(); ++i) {
+        auto& b = r.buffers[i];
+        const DfbState& d = node.dfbs[i];
+        b.pushes += d.pushes;
+        b.peak_blocks = std::max(b.peak_blocks, d.peak);
+        b.reserve_stalls += d.reserve_stalls;
+        b.wait_stalls += d.wait_stalls;
+    }
+    for (int k = 0; k < 3; ++k) {
+        auto& kr = r.kernels[static_cast<size_t>(k)];
+        kr.tiles_moved += node.tasks[k].tiles_moved;
+        kr.bytes_moved += node.tasks[k].bytes_moved;
+        kr.flops += node.tasks[k].flops;
+    }
+}
+
+void retire(OperationState& op, NodeState& node) {
+    merge_stats(op, node);
+    if (op.validating() && !op.abort.load()) {
+        try {
+            check_node_end(op, node);
+        } catch (...) {
+            op.fail(std::current_exception());
+        }
+    }
+    size_t bytes = 0;
+    for (const auto& spec : op.dfbs) bytes += align64(spec->block_bytes * static_cast<size_t>(spec->block_count));
+    give_node_memory(std::move(node.memory), bytes);
+}
+
+std::string deadlock_report(const OperationState& op) {
+    std::string lines;
+    int blocked = 0;
+    for (const auto& n : op.nodes) {
+        if (!n || n->finished_tasks == 3 || !n->tasks[0].node) continue;
+        for (const Task& t : n->tasks) {
+            if (t.finished || !t.started) continue;
+            ++blocked;
+            std::string what = t.blocked.describe ? t.blocked.describe() : std::string("runnable");
+            lines += fmt::format("\n  node ({}, {}) {} kernel [worker thread {}] at {}: {}", n->coord.x, n->coord.y,
+                                 kernel_name(t.kind), t.worker, where_str(t.blocked.where), what);
+        }
+    }
+    return fmt::format("ttl deadlock: operation '{}' cannot make progress; {} kernel function(s) are blocked:{}", op.name,
+                       blocked, lines);
+}
+
+// Work distribution for fast mode: workers take the next node when they have nothing runnable.
+struct NodeQueue {
+    std::atomic<int> next{0};
+    int count = 0;
+    int pull() {
+        int i = next.fetch_add(1);
+        return i < count ? i : -1;
+    }
+    bool empty() const { return next.load() >= count; }
+};
+
+constexpr uint64_t kNotStuck = ~uint64_t{0};
+constexpr uint64_t kDone = ~uint64_t{0} - 1;
+
+struct Workers {
+    std::vector<std::atomic<uint64_t>> stuck_at;
+    explicit Workers(int n) : stuck_at(static_cast<size_t>(n)) {
+        for (auto& s : stuck_at) s.store(kNotStuck);
+    }
+};
+
+void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, bool admit_all) {
+    t_op = &op;
+    std::vector<NodeState*> active;
+    auto start_node = [&](int idx) {
+        NodeState& n = *op.nodes[static_cast<size_t>(idx)];
+        admit(op, n, w);
+        active.push_back(&n);
+    };
+    if (admit_all) {
+        for (int i; (i = queue.pull()) >= 0;) start_node(i);
+    } else if (int i = queue.pull(); i >= 0) {
+        start_node(i);
+    }
+    std::mt19937_64 rng(op.options.seed);
+    const bool random_order = op.validating() && op.options.seed != 0;
+    std::vector<Task*> ready;
+
+    auto run_task = [&](Task& t) {
+        t.started = true;
+        resume(t);
+        if (t.finished) {
+            NodeState& n = *t.node;
+            if (++n.finished_tasks == 3) {
+                retire(op, n);
+                active.erase(std::find(active.begin(), active.end(), &n));
+            }
+        }
+    };
+
+    while (!op.abort.load(std::memory_order_relaxed)) {
+        bool progress = false;
+        if (random_order) {
+            ready.clear();
+            for (NodeState* n : active)
+                for (Task& t : n->tasks)
+                    if (task_ready(t)) ready.push_back(&t);
+            if (!ready.empty()) {
+                run_task(*ready[rng() % ready.size()]);
+                progress = true;
+            }
+        } else {
+            for (size_t ni = 0; ni < active.size(); ++ni) {
+                NodeState* n = active[ni];
+                for (Task& t : n->tasks) {
+                    if (!task_ready(t)) continue;
+                    run_task(t);
+                    progress = true;
+                    if (ni >= active.size() || active[ni] != n) break;  // node retired
+                }
+            }
+        }
+        if (progress) continue;
+        if (int i = queue.pull(); i >= 0) {
+            start_node(i);
+            continue;
+        }
+        if (active.empty()) break;
+        // Nothing runnable here: another worker may still unblock us over a pipe.
+        const uint64_t epoch = op.pipe_epoch.load();
+        bool any = false;
+        for (NodeState* n : active)
+            for (Task& t : n->tasks) any = any || task_ready(t);
+        if (any) continue;
+        workers.stuck_at[static_cast<size_t>(w)].store(epoch);
+        for (;;) {
+            if (op.abort.load()) break;
+            if (op.pipe_epoch.load() != epoch) break;
+            bool all_stuck = true;
+            for (auto& s : workers.stuck_at) {
+                uint64_t v = s.load();
+                if (v != kDone && v != epoch) all_stuck = false;
+            }
+            if (all_stuck && op.pipe_epoch.load() == epoch) {
+                op.fail(std::make_exception_ptr(Error(ErrorKind::Deadlock, deadlock_report(op))));
+                break;
+            }
+            std::this_thread::yield();
+        }
+        workers.stuck_at[static_cast<size_t>(w)].store(kNotStuck);
+    }
+    workers.stuck_at[static_cast<size_t>(w)].store(kDone);
+    t_op = nullptr;
+}
+
+}  // namespace
+}  // namespace detail
+
+using namespace detail;
+
+Operation::Operation(std::string name, Grid grid) : state_(std::make_unique<OperationState>()) {
+    state_->name = std::move(name);
+    state_->grid = grid;
+}
+
+Operation::~Operation() = default;
+
+void Operation::compute(std::function<void()> fn) {
+    if (state_->has_compute)
+        throw Error(ErrorKind::KernelCount,
+                    fmt::format("ttl: operation '{}' defines a second compute kernel function; a node runs exactly one",
+                                state_->name));
+    state_->kernels[static_cast<int>(KernelKind::Compute)] = std::move(fn);
+    state_->has_compute = true;
+}
+
+void Operation::datamovement(std::function<void()> fn) {
+    if (state_->datamovement_count == 2)
+        throw Error(ErrorKind::KernelCount,
+                    fmt::format("ttl: operation '{}' defines a third data-movement kernel function; a node has two "
+                                "(a reader and a writer: one per NOC)",
+                                state_->name));
+    int slot = state_->datamovement_count++ == 0 ? static_cast<int>(KernelKind::Reader) : static_cast<int>(KernelKind::Writer);
+    state_->kernels[slot] = std::move(fn);
+}
+
+const std::string& Operation::name() const { return state_->name; }
+
+namespace {
+Coord resolve_grid(const OperationState& op, int workers) {
+    if (!op.grid.is_auto()) return {op.grid.x, op.grid.y};
+    // "auto": enough nodes for the workers to share the work with some balance, few enough that
+    // each node streams long runs of tiles.
+    return {std::max(1, workers * 4), 1};
+}
+}  // namespace
+
+Coord Operation::grid_size() const {
+    return resolve_grid(*state_, std::max(1, ttlm::runtime::num_threads()));
+}
+
+RunReport Operation::run(std::source_location loc) { return run(default_options(), loc); }
+
+RunReport Operation::run(const ExecOptions& options, std::source_location loc) {
+    OperationState& op = *state_;
+    op.options = options;
+    op.run_at = loc;
+    if (!op.has_compute || op.datamovement_count != 2)
+        throw Error(ErrorKind::KernelCount,
+                    fmt::format("ttl kernel function count: operation '{}' (run at {}) defines {} compute and {} "
+                                "data-movement kernel functions; TT-Lang requires exactly one compute and two "
+                                "data-movement (reader, writer) per node",
+                                op.name, where_str(loc), op.has_compute ? 1 : 0, op.datamovement_count));
+
+    int pool = std::max(1, ttlm::runtime::num_threads());
+    int workers = options.workers > 0 ? std::min(options.workers, pool) : pool;
+    if (ttlm::runtime::in_parallel_region() || op.validating()) workers = 1;
+    op.size = resolve_grid(op, pool);
+    if (op.size.x <= 0 || op.size.y <= 0)
+        throw Error(ErrorKind::Shape, fmt::format("ttl: operation '{}' has an empty grid {}x{}", op.name, op.size.x, op.size.y));
+    const int count = op.size.x * op.size.y;
+    workers = std::min(workers, count);
+
+    if (op.validating()) {
+        const ArchLimits& arch = arch_limits(options.arch);
+        if (static_cast<int>(op.dfbs.size()) > arch.max_buffers)
+            throw Error(ErrorKind::BufferCount,
+                        fmt::format("ttl too many dataflow buffers: operation '{}' (run at {}) uses {} dataflow buffers "
+                                    "per node; {} has {}",
+                                    op.name, where_str(loc), op.dfbs.size(), arch.name, arch.max_buffers));
+        size_t total = 0;
+        std::string lines;
+        for (const auto& d : op.dfbs) {
+            size_t b = d->block_bytes * static_cast<size_t>(d->block_count);
+            total += b;
+            lines += fmt::format("\n  '{}' ({}): {} blocks x {}x{} tiles x {} B = {} B", d->name, where_str(d->where),
+                                 d->block_count, d->shape.rows, d->shape.cols, tile_bytes(d->dtype), b);
+        }
+        if (total > arch.l1_bytes)
+            throw Error(ErrorKind::L1Overflow,
+                        fmt::format("ttl L1 overflow: operation '{}' (run at {}) needs {} B of L1 per node for its "
+                                    "dataflow buffers; {} has {} B:{}",
+                                    op.name, where_str(loc), total, arch.name, arch.l1_bytes, lines));
+    }
+
+    op.nodes.clear();
+    for (int i = 0; i < count; ++i) {
+        auto n = std::make_unique<NodeState>();
+        n->op = &op;
+        n->index = i;
+        // Linear order as TT-Lang's node(dims=1): x * grid_y + y.
+        n->coord = {i / op.size.y, i % op.size.y};
+        op.nodes.push_back(std::move(n));
+    }
+    for (auto& net : op.pipe_nets) {
+        net->channels.clear();
+        net->channels.resize(net->pipes.size());
+        for (size_t p = 0; p < net->pipes.size(); ++p) {
+            const Pipe& pipe = net->pipes[p];
+            for (const auto& n : op.nodes)
+                if (pipe.dst.contains(n->coord)) {
+                    auto ch = std::make_unique<PipeChannel>();
+                    ch->dst_node = n->index;
+                    net->channels[p].emplace(n->index, std::move(ch));
+                }
+            if (pipe.src.x < 0 || pipe.src.x >= op.size.x || pipe.src.y < 0 || pipe.src.y >= op.size.y ||
+                net->channels[p].empty() || pipe.dst.x.end > op.size.x || pipe.dst.y.end > op.size.y ||
+                pipe.dst.x.begin < 0 || pipe.dst.y.begin < 0)
+                throw Error(ErrorKind::PipeUnmatched,
+                            fmt::format("ttl: pipe net '{}' pipe {} from ({}, {}) to x [{}, {}) y [{}, {}) leaves the "
+                                        "{}x{} grid of operation '{}'",
+                                        net->name, p, pipe.src.x, pipe.src.y, pipe.dst.x.begin, pipe.dst.x.end,
+                                        pipe.dst.y.begin, pipe.dst.y.end, op.size.x, op.size.y, op.name));
+        }
+        net->receives.clear();
+    }
+    op.abort.store(false);
+    op.error = nullptr;
+    op.pipe_epoch.store(0);
+    op.tile_writers.clear();
+    op.report = RunReport{};
+    op.report.operation = op.name;
+    op.report.nodes = count;
+    op.report.workers = workers;
+    for (const auto& d : op.dfbs) op.report.buffers.push_back({d->name});
+    op.report.kernels = {{"reader"}, {"compute"}, {"writer"}};
+
+    NodeQueue queue;
+    queue.count = count;
+    Workers stuck(workers);
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+        ttlm::runtime::run_on_workers(workers, [&](int w) { worker_loop(op, w, queue, stuck, op.validating()); });
+    } catch (...) {
+        op.fail(std::current_exception());
+    }
+    op.report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    // Unwind kernels left suspended by an error (their Block destructors see the abort).
+    if (op.abort.load()) {
+        t_op = &op;
+        for (auto& n : op.nodes)
+            for (Task& t : n->tasks) t.fiber = boost::context::fiber();
+        t_op = nullptr;
+    }
+    if (op.error) {
+        auto e = op.error;
+        op.nodes.clear();
+        std::rethrow_exception(e);
+    }
+    if (op.validating()) {
+        for (auto& net : op.pipe_nets)
+            for (size_t p = 0; p < net->pipes.size(); ++p)
+                for (auto& [dst, ch] : net->channels[p])
+                    if (ch->posts.load() != ch->deliveries.load()) {
+                        const Pipe& pipe = net->pipes[p];
+                        const Coord d = op.nodes[static_cast<size_t>(dst)]->coord;
+                        throw Error(ErrorKind::PipeUnmatched,
+                                    fmt::format("ttl unmatched pipe transfer: operation '{}': node ({}, {}) posted {} "
+                                                "receive(s) on pipe net '{}' from node ({}, {}), which sent {}: a pipe "
+                                                "receive never matched by a send",
+                                                op.name, d.x, d.y, ch->posts.load(), net->name, pipe.src.x, pipe.src.y,
+                                                ch->deliveries.load()));
+                    }
+    }
+    op.nodes.clear();
+    return op.report;
+}
+
+Coord node() {
+    Task* t = current_task();
+    if (!t) throw Error(ErrorKind::WrongThread, "ttl::node() called outside a kernel function");
+    return t->node->coord;
+}
+
+Coord grid_size() {
+    if (!t_op) throw Error(ErrorKind::WrongThread, "ttl::grid_size() called outside a kernel function");
+    return t_op->size;
+}
+
+int node_index() {
+    Coord c = node();
+    return c.x * grid_size().y + c.y;
+}
+
+WorkRange node_work(int64_t total) {
+    const int64_t n = node_count(), i = node_index();
+    return {total * i / n, total * (i + 1) / n};
+}
+
+int node_count() {
+    Coord g = grid_size();
+    return g.x * g.y;
+}
+
+}  // namespace ttl

@@ -1,0 +1,290 @@
+// Highway compiles this file once per target (AVX2, AVX-512) and dispatches at run time.
+// The baseline build is AVX2 (x86-64-v3): older targets are never used, AVX3_DL adds nothing here.
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SSSE3 | HWY_SSE4 | HWY_AVX3_DL)
+#endif
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ttl/simd/tile_ops.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "ttl/dtype.hpp"
+#include "ttl/simd/tile_ops.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace ttl::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using D = hn::ScalableTag<float>;
+using V = hn::Vec<D>;
+
+template <class F>
+HWY_INLINE void map_binary(const float* a, const float* b, float* out, size_t n, F f) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    size_t i = 0;
+    for (; i + L <= n; i += L) hn::StoreU(f(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+    if (i < n) {  // tail through a vector-sized buffer
+        HWY_ALIGN float ta[hn::MaxLanes(d)] = {}, tb[hn::MaxLanes(d)] = {};
+        const size_t r = n - i;
+        for (size_t j = 0; j < r; ++j) ta[j] = a[i + j], tb[j] = b[i + j];
+        hn::Store(f(hn::Load(d, ta), hn::Load(d, tb)), d, ta);
+        for (size_t j = 0; j < r; ++j) out[i + j] = ta[j];
+    }
+}
+
+template <class F>
+HWY_INLINE void map_unary(const float* a, float* out, size_t n, F f) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    size_t i = 0;
+    for (; i + L <= n; i += L) hn::StoreU(f(hn::LoadU(d, a + i)), d, out + i);
+    if (i < n) {
+        HWY_ALIGN float ta[hn::MaxLanes(d)] = {};
+        const size_t r = n - i;
+        for (size_t j = 0; j < r; ++j) ta[j] = a[i + j];
+        hn::Store(f(hn::Load(d, ta)), d, ta);
+        for (size_t j = 0; j < r; ++j) out[i + j] = ta[j];
+    }
+}
+
+template <class F>
+HWY_INLINE void with_binary(Binary op, F&& body) {
+    const D d;
+    switch (op) {
+        case Binary::Add: body([](V x, V y) { return hn::Add(x, y); }); break;
+        case Binary::Sub: body([](V x, V y) { return hn::Sub(x, y); }); break;
+        case Binary::Mul: body([](V x, V y) { return hn::Mul(x, y); }); break;
+        case Binary::Div: body([](V x, V y) { return hn::Div(x, y); }); break;
+        case Binary::Max: body([](V x, V y) { return hn::Max(x, y); }); break;
+        case Binary::Min: body([](V x, V y) { return hn::Min(x, y); }); break;
+    }
+    (void)d;
+}
+
+void BinaryImpl(Binary op, const float* a, const float* b, float* out, size_t n) {
+    with_binary(op, [&](auto f) { map_binary(a, b, out, n, f); });
+}
+
+void BinaryScalarImpl(Binary op, const float* a, float s, float* out, size_t n, bool scalar_first) {
+    const D d;
+    const V vs = hn::Set(d, s);
+    with_binary(op, [&](auto f) {
+        if (scalar_first)
+            map_unary(a, out, n, [&](V x) { return f(vs, x); });
+        else
+            map_unary(a, out, n, [&](V x) { return f(x, vs); });
+    });
+}
+
+void BinaryPerRowImpl(Binary op, const float* a, const float* per_row, float* out, size_t rows, size_t cols) {
+    const D d;
+    with_binary(op, [&](auto f) {
+        for (size_t r = 0; r < rows; ++r) {
+            const V vs = hn::Set(d, per_row[r]);
+            map_unary(a + r * cols, out + r * cols, cols, [&](V x) { return f(x, vs); });
+        }
+    });
+}
+
+void BinaryPerColImpl(Binary op, const float* a, const float* per_col, float* out, size_t rows, size_t cols) {
+    with_binary(op, [&](auto f) {
+        for (size_t r = 0; r < rows; ++r) map_binary(a + r * cols, per_col, out + r * cols, cols, f);
+    });
+}
+
+HWY_INLINE V sigmoid(D d, V x) {
+    // 1 / (1 + exp(-x)); Exp saturates to 0 / inf, so the result saturates to 1 / 0.
+    return hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), hn::Exp(d, hn::Neg(x))));
+}
+
+void UnaryImpl(Unary op, const float* a, float* out, size_t n, float lo, float hi) {
+    const D d;
+    const V one = hn::Set(d, 1.0f), zero = hn::Zero(d);
+    switch (op) {
+        case Unary::Neg: map_unary(a, out, n, [&](V x) { return hn::Neg(x); }); return;
+        case Unary::Abs: map_unary(a, out, n, [&](V x) { return hn::Abs(x); }); return;
+        case Unary::Exp: map_unary(a, out, n, [&](V x) { return hn::Exp(d, x); }); return;
+        case Unary::Log: map_unary(a, out, n, [&](V x) { return hn::Log(d, x); }); return;
+        case Unary::Sqrt: map_unary(a, out, n, [&](V x) { return hn::Sqrt(x); }); return;
+        case Unary::Rsqrt: map_unary(a, out, n, [&](V x) { return hn::Div(one, hn::Sqrt(x)); }); return;
+        case Unary::Recip: map_unary(a, out, n, [&](V x) { return hn::Div(one, x); }); return;
+        case Unary::Square: map_unary(a, out, n, [&](V x) { return hn::Mul(x, x); }); return;
+        case Unary::Sigmoid: map_unary(a, out, n, [&](V x) { return sigmoid(d, x); }); return;
+        case Unary::Silu: map_unary(a, out, n, [&](V x) { return hn::Mul(x, sigmoid(d, x)); }); return;
+        case Unary::Relu: map_unary(a, out, n, [&](V x) { return hn::Max(x, zero); }); return;
+        case Unary::Tanh: map_unary(a, out, n, [&](V x) { return hn::Tanh(d, x); }); return;
+        case Unary::Clamp: {
+            const V vlo = hn::Set(d, lo), vhi = hn::Set(d, hi);
+            map_unary(a, out, n, [&](V x) { return hn::Min(hn::Max(x, vlo), vhi); });
+            return;
+        }
+        case Unary::Copy:
+            if (a != out) std::memmove(out, a, n * sizeof(float));
+            return;
+        case Unary::Gelu:
+            // Exact (erf) GELU as PyTorch's default; not a hot path, so plain libm.
+            for (size_t i = 0; i < n; ++i) out[i] = 0.5f * a[i] * (1.0f + std::erf(a[i] * 0.70710678118654752f));
+            return;
+    }
+}
+
+// C[MR x NV*L] (+)= A[MR x K] * B[K x NV*L]: MR*NV accumulators stay in registers.
+template <size_t MR, size_t NV>
+HWY_INLINE void micro_kernel(const float* HWY_RESTRICT a, size_t lda, const float* HWY_RESTRICT b, size_t ldb,
+                             float* HWY_RESTRICT c, size_t ldc, size_t k, bool accumulate) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    V acc[MR][NV];
+    for (size_t i = 0; i < MR; ++i)
+        for (size_t v = 0; v < NV; ++v) acc[i][v] = accumulate ? hn::LoadU(d, c + i * ldc + v * L) : hn::Zero(d);
+    for (size_t p = 0; p < k; ++p) {
+        V bv[NV];
+        for (size_t v = 0; v < NV; ++v) bv[v] = hn::LoadU(d, b + p * ldb + v * L);
+        for (size_t i = 0; i < MR; ++i) {
+            const V av = hn::Set(d, a[i * lda + p]);
+            for (size_t v = 0; v < NV; ++v) acc[i][v] = hn::MulAdd(av, bv[v], acc[i][v]);
+        }
+    }
+    for (size_t i = 0; i < MR; ++i)
+        for (size_t v = 0; v < NV; ++v) hn::StoreU(acc[i][v], d, c + i * ldc + v * L);
+}
+
+template <size_t NV>
+HWY_INLINE void row_panel(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t k,
+                          bool accumulate) {
+    constexpr size_t MR = 6;
+    size_t i = 0;
+    for (; i + MR <= m; i += MR) micro_kernel<MR, NV>(a + i * lda, lda, b, ldb, c + i * ldc, ldc, k, accumulate);
+    const float* ar = a + i * lda;
+    float* cr = c + i * ldc;
+    switch (m - i) {
+        case 5: micro_kernel<5, NV>(ar, lda, b, ldb, cr, ldc, k, accumulate); break;
+        case 4: micro_kernel<4, NV>(ar, lda, b, ldb, cr, ldc, k, accumulate); break;
+        case 3: micro_kernel<3, NV>(ar, lda, b, ldb, cr, ldc, k, accumulate); break;
+        case 2: micro_kernel<2, NV>(ar, lda, b, ldb, cr, ldc, k, accumulate); break;
+        case 1: micro_kernel<1, NV>(ar, lda, b, ldb, cr, ldc, k, accumulate); break;
+        default: break;
+    }
+}
+
+void MatmulImpl(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t k,
+                bool accumulate) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    // With 32 vector registers (AVX-512) a 6 x 4-vector tile of C fits; with 16 (AVX2), 6 x 2.
+    constexpr size_t kWide = HWY_TARGET <= HWY_AVX3 ? 4 : 2;
+    // K in chunks so the B panel being streamed stays in L1.
+    constexpr size_t KC = 128;
+    for (size_t p0 = 0; p0 < k; p0 += KC) {
+        const size_t kc = k - p0 < KC ? k - p0 : KC;
+        const bool acc = accumulate || p0 > 0;
+        size_t j = 0;
+        for (; j + kWide * L <= n; j += kWide * L)
+            row_panel<kWide>(a + p0, lda, b + p0 * ldb + j, ldb, c + j, ldc, m, kc, acc);
+        for (; j + L <= n; j += L) row_panel<1>(a + p0, lda, b + p0 * ldb + j, ldb, c + j, ldc, m, kc, acc);
+        for (; j < n; ++j)  // columns that do not fill a vector (never for whole tiles)
+            for (size_t i = 0; i < m; ++i) {
+                float s = acc ? c[i * ldc + j] : 0.0f;
+                for (size_t p = 0; p < kc; ++p) s += a[i * lda + p0 + p] * b[(p0 + p) * ldb + j];
+                c[i * ldc + j] = s;
+            }
+    }
+}
+
+void RowReduceImpl(bool max, const float* a, size_t ld, size_t rows, size_t cols, float* out) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    for (size_t r = 0; r < rows; ++r) {
+        const float* row = a + r * ld;
+        size_t c = 0;
+        if (max) {
+            V m = hn::Set(d, -INFINITY);
+            for (; c + L <= cols; c += L) m = hn::Max(m, hn::LoadU(d, row + c));
+            float s = hn::GetLane(hn::MaxOfLanes(d, m));
+            for (; c < cols; ++c) s = row[c] > s ? row[c] : s;
+            out[r] = s;
+        } else {
+            V s0 = hn::Zero(d), s1 = hn::Zero(d);
+            for (; c + 2 * L <= cols; c += 2 * L) {
+                s0 = hn::Add(s0, hn::LoadU(d, row + c));
+                s1 = hn::Add(s1, hn::LoadU(d, row + c + L));
+            }
+            for (; c + L <= cols; c += L) s0 = hn::Add(s0, hn::LoadU(d, row + c));
+            float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+            for (; c < cols; ++c) s += row[c];
+            out[r] = s;
+        }
+    }
+}
+
+void Bf16ToF32Impl(const uint16_t* in, float* out, size_t n) {
+    const hn::ScalableTag<uint32_t> du;
+    const D d;
+    const hn::Rebind<uint16_t, decltype(du)> d16;
+    const size_t L = hn::Lanes(du);
+    size_t i = 0;
+    for (; i + L <= n; i += L) {
+        auto w = hn::PromoteTo(du, hn::LoadU(d16, in + i));
+        hn::StoreU(hn::BitCast(d, hn::ShiftLeft<16>(w)), d, out + i);
+    }
+    for (; i < n; ++i) out[i] = bf16_bits_to_float(in[i]);
+}
+
+void F32ToBf16Impl(const float* in, uint16_t* out, size_t n) {
+    // Scalar round-to-nearest-even: exact and NaN-safe; the compiler vectorises it.
+    for (size_t i = 0; i < n; ++i) out[i] = float_to_bf16_bits(in[i]);
+}
+
+const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace ttl::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace ttl::simd {
+
+HWY_EXPORT(BinaryImpl);
+HWY_EXPORT(BinaryScalarImpl);
+HWY_EXPORT(BinaryPerRowImpl);
+HWY_EXPORT(BinaryPerColImpl);
+HWY_EXPORT(UnaryImpl);
+HWY_EXPORT(MatmulImpl);
+HWY_EXPORT(RowReduceImpl);
+HWY_EXPORT(Bf16ToF32Impl);
+HWY_EXPORT(F32ToBf16Impl);
+HWY_EXPORT(TargetNameImpl);
+
+void binary(Binary op, const float* a, const float* b, float* out, size_t n) {
+    HWY_DYNAMIC_DISPATCH(BinaryImpl)(op, a, b, out, n);
+}
+void binary_scalar(Binary op, const float* a, float s, float* out, size_t n, bool scalar_first) {
+    HWY_DYNAMIC_DISPATCH(BinaryScalarImpl)(op, a, s, out, n, scalar_first);
+}
+void binary_per_row(Binary op, const float* a, const float* per_row, float* out, size_t rows, size_t cols) {
+    HWY_DYNAMIC_DISPATCH(BinaryPerRowImpl)(op, a, per_row, out, rows, cols);
+}
+void binary_per_col(Binary op, const float* a, const float* per_col, float* out, size_t rows, size_t cols) {
+    HWY_DYNAMIC_DISPATCH(BinaryPerColImpl)(op, a, per_col, out, rows, cols);
+}
+void unary(Unary op, const float* a, float* out, size_t n, float lo, float hi) {
+    HWY_DYNAMIC_DISPATCH(UnaryImpl)(op, a, out, n, lo, hi);
+}
+void matmul(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t k,
+            bool accumulate) {
+    HWY_DYNAMIC_DISPATCH(MatmulImpl)(a, lda, b, ldb, c, ldc, m, n, k, accumulate);
+}
+void row_reduce(bool max, const float* a, size_t ld, size_t rows, size_t cols, float* out) {
+    HWY_DYNAMIC_DISPATCH(RowReduceImpl)(max, a, ld, rows, cols, out);
+}
+void bf16_to_f32(const uint16_t* in, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Bf16ToF32Impl)(in, out, n); }
+void f32_to_bf16(const float* in, uint16_t* out, size_t n) { HWY_DYNAMIC_DISPATCH(F32ToBf16Impl)(in, out, n); }
+const char* target_name() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }
+
+}  // namespace ttl::simd
+#endif

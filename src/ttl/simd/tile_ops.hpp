@@ -1,0 +1,40 @@
+// Vector kernels behind block math: compiled for AVX2 and AVX-512 by Highway and picked at
+// run time, so one binary is portable and fast. All operate on contiguous fp32 arrays.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ttl::simd {
+
+enum class Binary : uint8_t { Add, Sub, Mul, Div, Max, Min };
+enum class Unary : uint8_t {
+    Neg, Abs, Exp, Log, Sqrt, Rsqrt, Recip, Square, Sigmoid, Silu, Relu, Tanh, Gelu, Clamp, Copy
+};
+
+// out[i] = a[i] op b[i]
+void binary(Binary op, const float* a, const float* b, float* out, size_t n);
+// out[i] = a[i] op s   (or s op a[i] when scalar_first)
+void binary_scalar(Binary op, const float* a, float s, float* out, size_t n, bool scalar_first);
+// out[r*cols + c] = a[r*cols + c] op col[r]      (per-row operand, e.g. a column broadcast)
+void binary_per_row(Binary op, const float* a, const float* per_row, float* out, size_t rows, size_t cols);
+// out[r*cols + c] = a[r*cols + c] op row[c]      (per-column operand, e.g. a row broadcast)
+void binary_per_col(Binary op, const float* a, const float* per_col, float* out, size_t rows, size_t cols);
+// out[i] = f(a[i]); lo/hi are Clamp's bounds.
+void unary(Unary op, const float* a, float* out, size_t n, float lo = 0.0f, float hi = 0.0f);
+
+// Row-major C[MxN] (+)= A[MxK] * B[KxN] with leading dimensions lda, ldb, ldc.
+void matmul(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t k,
+            bool accumulate);
+
+// Per-row sum / max over `cols` values of each of `rows` rows with stride ld.
+void row_reduce(bool max, const float* a, size_t ld, size_t rows, size_t cols, float* out);
+
+// bf16 <-> f32 conversion (round to nearest even).
+void bf16_to_f32(const uint16_t* in, float* out, size_t n);
+void f32_to_bf16(const float* in, uint16_t* out, size_t n);
+
+// Name of the instruction set the kernels run with on this machine ("AVX3" = AVX-512, "AVX2").
+const char* target_name();
+
+}  // namespace ttl::simd
