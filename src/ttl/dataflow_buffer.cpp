@@ -136,12 +136,14 @@ Block DataflowBuffer::wait(std::source_location loc) {
             return q->visible - q->waited > 0;
         }, &d, loc, [&d] {
             const NodeState& n = *d.node;
-            bool producer_done = d.producer >= 0 && n.tasks[d.producer].finished;
+            std::string producer;
+            if (d.producer < 0)
+                producer = " — but no kernel of this node has reserved a block of it";
+            else if (n.tasks[d.producer].finished)
+                producer = fmt::format(" — but its producer, the {} kernel, has finished",
+                                       kernel_name(static_cast<KernelKind>(d.producer)));
             return fmt::format("wait() on '{}' ({}): waiting for the producer to push a block{}", d.spec->name,
-                               ring_state(d),
-                               producer_done ? fmt::format(" — but its producer, the {} kernel, has finished",
-                                                           kernel_name(static_cast<KernelKind>(d.producer)))
-                                             : std::string());
+                               ring_state(d), producer);
         });
     }
     int slot = d.head;

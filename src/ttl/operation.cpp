@@ -448,7 +448,11 @@ void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, 
                 if (v != kDone && v != epoch) all_stuck = false;
             }
             if (all_stuck && op.pipe_epoch.load() == epoch) {
-                op.fail(std::make_exception_ptr(Error(ErrorKind::Deadlock, deadlock_report(op))));
+                // A pipe transfer whose partner is gone is the root cause: report it as such.
+                std::string report = deadlock_report(op);
+                ErrorKind kind = report.find("never matched") != std::string::npos ? ErrorKind::PipeUnmatched
+                                                                                   : ErrorKind::Deadlock;
+                op.fail(std::make_exception_ptr(Error(kind, report)));
                 break;
             }
             std::this_thread::yield();
