@@ -1,0 +1,37 @@
+// Matrix products on oneDNN: matmul, linear (nn.Linear) and a raw sgemm baseline.
+//
+// f32 x f32 -> f32, and bf16 x bf16 -> f32 (oneDNN's AVX512-BF16 / AMX path; `_into` may also store
+// bf16). Mixed f32/bf16 operands are rejected, as in PyTorch. oneDNN primitives are created once per
+// shape, dtype and thread count and kept in a small cache, so repeated calls only execute.
+//
+// Threads: oneDNN runs on OpenMP here. Each call first sets OpenMP's thread count to
+// ttlm::runtime::num_threads() (1 when called from inside a runtime worker), so `--threads 1` means one
+// thread, and pins OpenMP's threads one per CPU the process may use.
+#pragma once
+
+#include <cstdint>
+
+#include "ttl/tensor.hpp"
+
+namespace ttlm::ops {
+
+// a [..., M, K] @ b [K, N] -> [..., M, N], or batched: a [..., M, K] @ b [..., K, N] with the same
+// leading dimensions.
+ttl::Tensor matmul(const ttl::Tensor& a, const ttl::Tensor& b);
+void matmul_into(ttl::Tensor& out, const ttl::Tensor& a, const ttl::Tensor& b);
+
+// nn.Linear: x [..., in] @ weight[out, in]^T + bias[out] -> [..., out]. `bias` may be left undefined
+// (ttl::Tensor()); it is f32, or bf16 alongside bf16 operands.
+ttl::Tensor linear(const ttl::Tensor& x, const ttl::Tensor& weight, const ttl::Tensor& bias = ttl::Tensor());
+void linear_into(ttl::Tensor& out, const ttl::Tensor& x, const ttl::Tensor& weight,
+                 const ttl::Tensor& bias = ttl::Tensor());
+
+// Row-major C = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T; A is M x K after op, B is K x N.
+// oneDNN's dnnl_sgemm: the baseline GEMM of the benchmarks.
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// Number of oneDNN primitives in the cache (for tests of the cache).
+size_t matmul_cache_size();
+
+}  // namespace ttlm::ops

@@ -1,0 +1,16 @@
+// ttlm::ops, the op library (the TT-NN analogue): whole-tensor ops on host ttl::Tensors.
+//
+// Conventions: PyTorch semantics and argument order; results are new tensors, and `_into(out, ...)`
+// variants write into a caller's buffer of the result's shape. Bad arguments throw
+// std::invalid_argument naming the op, the argument, and what was expected. Work is spread over the
+// ttlm::runtime pinned workers (oneDNN's OpenMP threads follow the same count); every op gives the
+// same bits on any thread count.
+#pragma once
+
+#include "ops/conv.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/embedding.hpp"
+#include "ops/matmul.hpp"
+#include "ops/norm.hpp"
+#include "ops/reduce.hpp"
+#include "ops/shape.hpp"
