@@ -9,10 +9,10 @@
 
 namespace ttlm::ops {
 
+using detail::fail;
 using ttl::DType;
 using ttl::Shape;
 using ttl::Tensor;
-using detail::fail;
 
 namespace {
 
@@ -51,8 +51,10 @@ void run_conv(Tensor& out, const Tensor& x, const Tensor& weight, int64_t dilati
                 for (int64_t row = begin; row < end; ++row) {
                     const int64_t b = row / time, t = row % time;
                     float* acc = y + row * channels;
-                    if (bias.defined()) std::memcpy(acc, bias_f32.raw(), channels * sizeof(float));
-                    else std::memset(acc, 0, channels * sizeof(float));
+                    if (bias.defined())
+                        std::memcpy(acc, bias_f32.raw(), channels * sizeof(float));
+                    else
+                        std::memset(acc, 0, channels * sizeof(float));
                     for (int64_t k = 0; k < taps; ++k) {
                         const int64_t source_t = t - (taps - 1 - k) * dilation;
                         if (source_t < 0) continue;

@@ -11,15 +11,15 @@
 
 namespace ttlm::ops {
 
+using detail::fail;
 using ttl::DType;
 using ttl::Shape;
 using ttl::Tensor;
-using detail::fail;
 
 std::string_view op_name(UnaryOp op) {
-    static constexpr std::array<std::string_view, 15> names = {
-        "neg",  "abs",  "exp",  "log",  "sqrt",      "rsqrt", "reciprocal", "sigmoid",
-        "silu", "relu", "gelu", "gelu_tanh", "tanh", "square", "clamp"};
+    static constexpr std::array<std::string_view, 15> names = {"neg",   "abs",        "exp",     "log",    "sqrt",
+                                                               "rsqrt", "reciprocal", "sigmoid", "silu",   "relu",
+                                                               "gelu",  "gelu_tanh",  "tanh",    "square", "clamp"};
     return names.at(static_cast<size_t>(op));
 }
 
@@ -40,7 +40,8 @@ void convert_storage(const Tensor& x, Tensor& out) {
         x.numel(),
         [&](int64_t begin, int64_t end) {
             if (x.dtype() == DType::BF16)
-                simd::bf16_to_f32(static_cast<const uint16_t*>(x.raw()) + begin, out.data<float>() + begin, end - begin);
+                simd::bf16_to_f32(static_cast<const uint16_t*>(x.raw()) + begin, out.data<float>() + begin,
+                                  end - begin);
             else
                 simd::f32_to_bf16(x.data<float>() + begin, static_cast<uint16_t*>(out.raw()) + begin, end - begin);
         },
@@ -133,8 +134,8 @@ void run_broadcast(BinaryOp op, const BroadcastLoop& loop, const float* a, const
             int64_t offset = begin % inner;
             for (int64_t pos = begin; pos < end;) {
                 const int64_t len = std::min(inner - offset, end - pos);
-                simd::binary(op, a + a_offset + (a_scalar ? 0 : offset), a_scalar, b + b_offset + (b_scalar ? 0 : offset),
-                             b_scalar, y + pos, static_cast<size_t>(len));
+                simd::binary(op, a + a_offset + (a_scalar ? 0 : offset), a_scalar,
+                             b + b_offset + (b_scalar ? 0 : offset), b_scalar, y + pos, static_cast<size_t>(len));
                 pos += len;
                 offset = 0;
                 for (int d = outer_dims - 1; d >= 0; --d) {

@@ -61,8 +61,8 @@ ttl::Tensor to_bf16(const ttl::Tensor& x);
 void convert_into(ttl::Tensor& out, const ttl::Tensor& x);
 
 // Named forms: exp(x), silu_into(out, x), add(a, b), mul(x, 0.5f), sub(1.0f, x), ...
-#define TTLM_OPS_UNARY(name, op)                                                                         \
-    inline ttl::Tensor name(const ttl::Tensor& x) { return unary(UnaryOp::op, x); }                      \
+#define TTLM_OPS_UNARY(name, op)                                                    \
+    inline ttl::Tensor name(const ttl::Tensor& x) { return unary(UnaryOp::op, x); } \
     inline void name##_into(ttl::Tensor& out, const ttl::Tensor& x) { unary_into(out, UnaryOp::op, x); }
 TTLM_OPS_UNARY(neg, Neg)
 TTLM_OPS_UNARY(abs, Abs)
@@ -80,19 +80,15 @@ TTLM_OPS_UNARY(tanh, Tanh)
 TTLM_OPS_UNARY(square, Square)
 #undef TTLM_OPS_UNARY
 
-#define TTLM_OPS_BINARY(name, op)                                                                              \
-    inline ttl::Tensor name(const ttl::Tensor& a, const ttl::Tensor& b) { return binary(BinaryOp::op, a, b); } \
-    inline ttl::Tensor name(const ttl::Tensor& a, float b) { return binary(BinaryOp::op, a, b); }              \
-    inline ttl::Tensor name(float a, const ttl::Tensor& b) { return binary(BinaryOp::op, a, b); }              \
-    inline void name##_into(ttl::Tensor& out, const ttl::Tensor& a, const ttl::Tensor& b) {                    \
-        binary_into(out, BinaryOp::op, a, b);                                                                  \
-    }                                                                                                          \
-    inline void name##_into(ttl::Tensor& out, const ttl::Tensor& a, float b) {                                 \
-        binary_into(out, BinaryOp::op, a, b);                                                                  \
-    }                                                                                                          \
-    inline void name##_into(ttl::Tensor& out, float a, const ttl::Tensor& b) {                                 \
-        binary_into(out, BinaryOp::op, a, b);                                                                  \
-    }
+#define TTLM_OPS_BINARY(name, op)                                                                                      \
+    inline ttl::Tensor name(const ttl::Tensor& a, const ttl::Tensor& b) { return binary(BinaryOp::op, a, b); }         \
+    inline ttl::Tensor name(const ttl::Tensor& a, float b) { return binary(BinaryOp::op, a, b); }                      \
+    inline ttl::Tensor name(float a, const ttl::Tensor& b) { return binary(BinaryOp::op, a, b); }                      \
+    inline void name##_into(ttl::Tensor& out, const ttl::Tensor& a, const ttl::Tensor& b) {                            \
+        binary_into(out, BinaryOp::op, a, b);                                                                          \
+    }                                                                                                                  \
+    inline void name##_into(ttl::Tensor& out, const ttl::Tensor& a, float b) { binary_into(out, BinaryOp::op, a, b); } \
+    inline void name##_into(ttl::Tensor& out, float a, const ttl::Tensor& b) { binary_into(out, BinaryOp::op, a, b); }
 TTLM_OPS_BINARY(add, Add)
 TTLM_OPS_BINARY(sub, Sub)
 TTLM_OPS_BINARY(mul, Mul)

@@ -7,10 +7,10 @@
 
 namespace ttlm::ops {
 
+using detail::fail;
 using ttl::DType;
 using ttl::Shape;
 using ttl::Tensor;
-using detail::fail;
 
 namespace {
 
@@ -54,8 +54,10 @@ template <class Id> void gather_rows(std::string_view op, const Tensor& id_tenso
 }
 
 void run_embedding(std::string_view op, Tensor& out, const Tensor& ids, const Tensor& table) {
-    if (ids.dtype() == DType::I64) gather_rows<int64_t>(op, ids, table, out);
-    else gather_rows<int32_t>(op, ids, table, out);
+    if (ids.dtype() == DType::I64)
+        gather_rows<int64_t>(op, ids, table, out);
+    else
+        gather_rows<int32_t>(op, ids, table, out);
 }
 
 }  // namespace

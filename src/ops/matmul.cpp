@@ -16,10 +16,10 @@
 
 namespace ttlm::ops {
 
+using detail::fail;
 using ttl::DType;
 using ttl::Shape;
 using ttl::Tensor;
-using detail::fail;
 
 namespace {
 
@@ -181,8 +181,8 @@ std::initializer_list<DType> out_dtypes(DType inputs) {
 void check_same_dtype(std::string_view op, std::string_view a_name, const Tensor& a, std::string_view b_name,
                       const Tensor& b) {
     if (a.dtype() != b.dtype())
-        fail("{}: {} {} and {} {} have different dtypes; convert one (both f32 or both bf16)", op, a_name,
-             a.describe(), b_name, b.describe());
+        fail("{}: {} {} and {} {} have different dtypes; convert one (both f32 or both bf16)", op, a_name, a.describe(),
+             b_name, b.describe());
 }
 
 // Fills `out` for a product with nothing to sum over (K == 0): zeros, plus the bias if there is one.
@@ -211,8 +211,8 @@ MatmulPlan plan_matmul(std::string_view op, const Tensor& a, const Tensor& b) {
     detail::check_min_rank(op, "b", b, 2);
     const int64_t m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
     if (b.dim(-2) != k)
-        fail("{}: b {} does not match a {}: expected {} rows in b (the last dimension of a), got {}", op,
-             b.describe(), a.describe(), k, b.dim(-2));
+        fail("{}: b {} does not match a {}: expected {} rows in b (the last dimension of a), got {}", op, b.describe(),
+             a.describe(), k, b.dim(-2));
     Shape out_shape(a.shape().begin(), a.shape().end() - 1);
     out_shape.push_back(n);
     MatmulKey key{1, a.rows(), n, k, false, a.dtype(), b.dtype(), DType::F32, false, DType::F32, 0};
@@ -245,7 +245,7 @@ MatmulPlan plan_linear(std::string_view op, const Tensor& x, const Tensor& weigh
     if (weight.dim(1) != in_features)
         fail("{}: weight {} does not match input features {} of x {}", op, weight.describe(), in_features,
              x.describe());
-    MatmulKey key{1, x.rows(), out_features, in_features, true, x.dtype(), weight.dtype(), DType::F32, false,
+    MatmulKey key{1,          x.rows(), out_features, in_features, true, x.dtype(), weight.dtype(), DType::F32, false,
                   DType::F32, 0};
     if (bias.defined()) {
         detail::check_dtype(op, "bias", bias, out_dtypes(x.dtype()));

@@ -9,9 +9,9 @@
 
 namespace ttlm::ops {
 
+using detail::fail;
 using ttl::DType;
 using ttl::Tensor;
-using detail::fail;
 
 namespace {
 

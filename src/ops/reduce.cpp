@@ -10,10 +10,10 @@
 
 namespace ttlm::ops {
 
+using detail::fail;
 using ttl::DType;
 using ttl::Shape;
 using ttl::Tensor;
-using detail::fail;
 
 namespace {
 
@@ -51,14 +51,16 @@ int64_t first_index_of(const float* row, int64_t n, float value) {
     return 0;
 }
 
+// torch.mean of an empty dimension is NaN.
+float mean_of(double sum, int64_t n) {
+    return n ? static_cast<float>(sum / static_cast<double>(n)) : std::numeric_limits<float>::quiet_NaN();
+}
+
 // One output element of a reduction along the last dimension (inner == 1).
 void reduce_row(Reduction reduction, const float* row, int64_t n, float* value, int64_t* index) {
     switch (reduction) {
         case Reduction::Sum: *value = static_cast<float>(simd::sum(row, n)); return;
-        case Reduction::Mean:
-            *value = n ? static_cast<float>(simd::sum(row, n) / static_cast<double>(n))
-                       : std::numeric_limits<float>::quiet_NaN();
-            return;
+        case Reduction::Mean: *value = mean_of(simd::sum(row, n), n); return;
         case Reduction::Max: *value = simd::max(row, n); return;
         case Reduction::ArgMax: *index = first_index_of(row, n, simd::max(row, n)); return;
     }
@@ -74,9 +76,7 @@ void reduce_columns(Reduction reduction, const float* x, int64_t length, int64_t
         for (int64_t r = 0; r < length; ++r)
             for (int64_t c = 0; c < width; ++c) acc[c] += x[r * inner + c0 + c];
         for (int64_t c = 0; c < width; ++c)
-            values[c] = reduction == Reduction::Sum ? static_cast<float>(acc[c])
-                        : length ? static_cast<float>(acc[c] / static_cast<double>(length))
-                                 : std::numeric_limits<float>::quiet_NaN();
+            values[c] = reduction == Reduction::Sum ? static_cast<float>(acc[c]) : mean_of(acc[c], length);
         return;
     }
     std::vector<float> best(x + c0, x + c1);
@@ -91,8 +91,10 @@ void reduce_columns(Reduction reduction, const float* x, int64_t length, int64_t
         }
     }
     for (int64_t c = 0; c < width; ++c) {
-        if (reduction == Reduction::Max) values[c] = best[c];
-        else indices[c] = best_at[c];
+        if (reduction == Reduction::Max)
+            values[c] = best[c];
+        else
+            indices[c] = best_at[c];
     }
 }
 
@@ -134,7 +136,8 @@ Tensor reduce(std::string_view op, Reduction reduction, const Tensor& x, int64_t
         return out;
     }
     Tensor out = Tensor::empty(plan.out_shape, x.dtype());
-    detail::store_f32_result(out, [&](float* values) { run_reduce(reduction, plan, x_f32.data<float>(), values, nullptr); });
+    detail::store_f32_result(out,
+                             [&](float* values) { run_reduce(reduction, plan, x_f32.data<float>(), values, nullptr); });
     return out;
 }
 

@@ -8,9 +8,9 @@
 
 namespace ttlm::ops {
 
+using detail::fail;
 using ttl::Shape;
 using ttl::Tensor;
-using detail::fail;
 
 namespace {
 
@@ -19,7 +19,9 @@ void check_defined(std::string_view op, std::string_view arg, const Tensor& x) {
 }
 
 // Rows per parallel chunk when rows of `row_bytes` are copied: about 64 KiB per chunk.
-int64_t copy_grain(int64_t row_bytes) { return std::max<int64_t>(1, (int64_t{64} << 10) / std::max<int64_t>(row_bytes, 1)); }
+int64_t copy_grain(int64_t row_bytes) {
+    return std::max<int64_t>(1, (int64_t{64} << 10) / std::max<int64_t>(row_bytes, 1));
+}
 
 // Copies `count` rows of `row_bytes`: row r from src + r * src_stride to dst + r * dst_stride (bytes).
 void copy_rows(const char* src, int64_t src_stride, char* dst, int64_t dst_stride, int64_t row_bytes, int64_t count) {
@@ -58,10 +60,14 @@ void copy_strided(const char* src, const std::vector<int64_t>& sizes, const std:
                 }
                 const char* from = src + offset * elem;
                 char* to = dst + r * inner * elem;
-                if (inner_stride == 1) std::memcpy(to, from, inner * elem);
-                else if (elem == 2) gather_row<uint16_t>(from, inner_stride, to, inner);
-                else if (elem == 4) gather_row<uint32_t>(from, inner_stride, to, inner);
-                else gather_row<uint64_t>(from, inner_stride, to, inner);
+                if (inner_stride == 1)
+                    std::memcpy(to, from, inner * elem);
+                else if (elem == 2)
+                    gather_row<uint16_t>(from, inner_stride, to, inner);
+                else if (elem == 4)
+                    gather_row<uint32_t>(from, inner_stride, to, inner);
+                else
+                    gather_row<uint64_t>(from, inner_stride, to, inner);
             }
         },
         copy_grain(inner * elem));
@@ -137,8 +143,8 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
         const Tensor& t = tensors[i];
         check_defined("concat", fmt::format("tensors[{}]", i), t);
         if (t.dtype() != first.dtype())
-            fail("concat: tensors[{}] {} has dtype {}; tensors[0] {} has {}", i, t.describe(), ttl::dtype_name(t.dtype()),
-                 first.describe(), ttl::dtype_name(first.dtype()));
+            fail("concat: tensors[{}] {} has dtype {}; tensors[0] {} has {}", i, t.describe(),
+                 ttl::dtype_name(t.dtype()), first.describe(), ttl::dtype_name(first.dtype()));
         bool same = t.ndim() == first.ndim();
         for (int j = 0; same && j < t.ndim(); ++j) same = j == d || t.shape()[j] == first.shape()[j];
         if (!same)

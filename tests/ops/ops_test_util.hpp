@@ -70,16 +70,16 @@ inline std::pair<ttl::Tensor, ttl::Tensor> on_one_and_two_threads(const std::fun
 }
 
 // Expects `statement` to throw std::invalid_argument whose message contains every piece of `parts`.
-#define EXPECT_INVALID_ARGUMENT(statement, ...)                                                          \
-    do {                                                                                                 \
-        try {                                                                                            \
-            statement;                                                                                   \
-            ADD_FAILURE() << "expected std::invalid_argument from " #statement;                         \
-        } catch (const std::invalid_argument& error) {                                                   \
-            for (const std::string& part : std::vector<std::string>{__VA_ARGS__})                        \
-                EXPECT_NE(std::string(error.what()).find(part), std::string::npos)                      \
-                    << "message \"" << error.what() << "\" lacks \"" << part << "\"";                 \
-        }                                                                                                \
+#define EXPECT_INVALID_ARGUMENT(statement, ...)                                       \
+    do {                                                                              \
+        try {                                                                         \
+            statement;                                                                \
+            ADD_FAILURE() << "expected std::invalid_argument from " #statement;       \
+        } catch (const std::invalid_argument& error) {                                \
+            for (const std::string& part : std::vector<std::string>{__VA_ARGS__})     \
+                EXPECT_NE(std::string(error.what()).find(part), std::string::npos)    \
+                    << "message \"" << error.what() << "\" lacks \"" << part << "\""; \
+        }                                                                             \
     } while (0)
 
 }  // namespace ttlm::ops::test

@@ -177,8 +177,8 @@ TEST(Elementwise, BinaryBroadcastingMatchesFp64) {
     };
     uint32_t seed = 10;
     for (const ShapeCase& c : cases) {
-        for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Maximum,
-                            BinaryOp::Minimum}) {
+        for (BinaryOp op :
+             {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Maximum, BinaryOp::Minimum}) {
             SCOPED_TRACE(fmt::format("{} {} {}", op_name(op), ttl::shape_str(c.a), ttl::shape_str(c.b)));
             const Tensor a = random_tensor(c.a, ++seed, 0.5f, 2.0f);
             const Tensor b = random_tensor(c.b, ++seed, -2.0f, -0.5f);
@@ -220,8 +220,8 @@ TEST(Elementwise, MaximumAndMinimumPropagateNaN) {
 }
 
 TEST(Elementwise, Bf16InputsComputeInF32AndRoundOnce) {
-    // Inputs are exact bf16 values; the only error allowed is the final rounding to bf16, at most
-    // 2^-9 relative (round to nearest even), stated here as 2^-8.
+    // Inputs are exact bf16 values; the only error allowed is the final rounding to bf16 (8 significant
+    // bits, to nearest even): at most 2^-8 relative.
     const Tensor x = random_tensor({7, 61}, 4, -4.0f, 4.0f, DType::BF16);
     const Tensor y = silu(x);
     EXPECT_EQ(y.dtype(), DType::BF16);
@@ -232,16 +232,16 @@ TEST(Elementwise, Bf16InputsComputeInF32AndRoundOnce) {
     const Tensor w = random_tensor({61}, 5, 0.5f, 2.0f, DType::BF16);
     const Tensor p = mul(x, w);
     EXPECT_EQ(p.dtype(), DType::BF16);
-    EXPECT_LE(max_relative_error(p, broadcast_reference(BinaryOp::Mul, values(x), x.shape(), values(w), w.shape(),
-                                                        x.shape())),
+    EXPECT_LE(max_relative_error(
+                  p, broadcast_reference(BinaryOp::Mul, values(x), x.shape(), values(w), w.shape(), x.shape())),
               std::ldexp(1.0, -8));
 
     // bf16 with f32 promotes to f32: then the result is exact to f32 rounding.
     const Tensor w32 = random_tensor({61}, 6, 0.5f, 2.0f);
     const Tensor q = mul(x, w32);
     EXPECT_EQ(q.dtype(), DType::F32);
-    EXPECT_LE(max_relative_error(q, broadcast_reference(BinaryOp::Mul, values(x), x.shape(), values(w32),
-                                                        w32.shape(), x.shape())),
+    EXPECT_LE(max_relative_error(
+                  q, broadcast_reference(BinaryOp::Mul, values(x), x.shape(), values(w32), w32.shape(), x.shape())),
               6e-8);
 }
 
