@@ -24,8 +24,9 @@ Run with Debian's /usr/bin/python3 (torch 1.13, numpy 1.24, sympy). Sub-commands
       the CompressedTokenizer normalizer on each TEXT.
   lookup-table --tokenizer DIR --out FILE.npy [--dtype int32|int64]
       the old id -> new id table over all ids; prints the number of new ids.
-  hash --config CFG.json --tokenizer DIR --input-ids IDS.json --out FILE.json
-      hash ids of every layer for named id sequences (no weights: works for the default config).
+  hash --config CFG.json --tokenizer DIR --input-ids IDS.json --out DIR
+      config.json, hash_config.json and cases.json: compressed ids and hash ids of every layer for a JSON list of
+      {name, input_ids: [B][T], ...} (no weights, so it runs with the default config).
   forward --config CFG.json --tokenizer DIR --layer-id N --input-ids IDS.npy --out DIR
           [--weights W.safetensors] [--hidden-states H.npy] [--torch-seed S] [--random-norms]
       the whole Engram module, every stage written as .npy (see write_forward_outputs).
@@ -479,15 +480,20 @@ def cmd_hash(args):
         cases = json.load(f)
     out_cases = []
     for case in cases:
-        ids = np.asarray(case["input_ids"], dtype=np.int64)
-        compressed = compress(lookup, ids)
+        compressed = compress(lookup, np.asarray(case["input_ids"], dtype=np.int64))
         out = dict(case)
         out["compressed_ids"] = compressed.tolist()
         out["hash_ids"] = {str(layer): mapping.ngram_hashes(compressed, layer).tolist() for layer in cfg.layer_ids}
         out_cases.append(out)
-    doc = {"hash_config": mapping.config_json(), "cases": out_cases}
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(doc, f, ensure_ascii=True, separators=(",", ":"))
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(asdict(cfg), f, indent=1)
+        f.write("\n")
+    with open(os.path.join(args.out, "hash_config.json"), "w") as f:
+        json.dump(mapping.config_json(), f, indent=1)
+        f.write("\n")
+    with open(os.path.join(args.out, "cases.json"), "w", encoding="utf-8") as f:
+        json.dump(out_cases, f, ensure_ascii=True, separators=(",", ":"))
         f.write("\n")
 
 
