@@ -162,12 +162,11 @@ void Transfer::wait(std::source_location loc) {
     TransferState& s = *state_;
     if (s.waited) raise(ErrorKind::BlockState, &t, loc, "wait() on a transfer that was already waited");
     if (s.kind == TransferState::Kind::PipeReceive) {
-        PostedReceive* r = s.receive;
-        const PipeNetState* net = s.net;
-        const int pipe = s.pipe;
-        block_until([](const void* p) { return static_cast<const PostedReceive*>(p)->delivered.load(); }, r, loc,
-                    [net, pipe] {
-                        const Pipe& pp = net->pipes[static_cast<size_t>(pipe)];
+        block_until([](const void* p) { return static_cast<const TransferState*>(p)->receive->delivered.load(); },
+                    [](const void* p) {
+                        auto& ts = *static_cast<const TransferState*>(p);
+                        const PipeNetState* net = ts.net;
+                        const Pipe& pp = net->pipes[static_cast<size_t>(ts.pipe)];
                         const NodeState& src = *net->op->nodes[static_cast<size_t>(pp.src.x * net->op->size.y + pp.src.y)];
                         bool gone = src.tasks[0].finished && src.tasks[2].finished;
                         return fmt::format("receive on pipe net '{}' from node ({}, {}): waiting for its send{}", net->name,
@@ -175,7 +174,8 @@ void Transfer::wait(std::source_location loc) {
                                            gone ? " — but that node's data-movement kernels have finished: a pipe "
                                                   "receive never matched by a send"
                                                 : "");
-                    });
+                    },
+                    &s, loc);
     }
     if (s.complete) s.complete();
     s.waited = true;
@@ -303,7 +303,11 @@ Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
         if (s.state == BlockState::MustRead) s.state = BlockState::ReadWrite;
     }
     SendWait w{&net, pipe.index};
-    block_until(all_posted, &w, loc, [&net, &p, &op] {
+    block_until(all_posted, [](const void* arg) {
+        auto* sw = static_cast<const SendWait*>(arg);
+        const PipeNetState& net = *sw->net;
+        const Pipe& p = net.pipes[static_cast<size_t>(sw->pipe)];
+        const OperationState& op = *net.op;
         std::string missing;
         for (const auto& n : op.nodes)
             if (p.dst.contains(n->coord)) {
@@ -315,7 +319,7 @@ Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
                            net.name, p.src.x, p.src.y, missing,
                            missing.find("never posted") != std::string::npos ? " — a pipe send never matched by a receive"
                                                                             : "");
-    });
+    }, &w, loc);
     for (auto& [node, ch] : net.channels[static_cast<size_t>(pipe.index)]) {
         PostedReceive* r;
         {

@@ -102,11 +102,13 @@ Block DataflowBuffer::reserve(std::source_location loc) {
     }
     if (d.free_blocks() == 0) {
         ++d.reserve_stalls;
-        block_until([](const void* p) { return static_cast<const DfbState*>(p)->free_blocks() > 0; }, &d, loc,
-                    [&d] {
+        block_until([](const void* p) { return static_cast<const DfbState*>(p)->free_blocks() > 0; },
+                    [](const void* p) {
+                        auto& q = *static_cast<const DfbState*>(p);
                         return fmt::format("reserve() on '{}' ({}): waiting for the consumer to pop a block",
-                                           d.spec->name, ring_state(d));
-                    });
+                                           q.spec->name, ring_state(q));
+                    },
+                    &d, loc);
     }
     int slot = (d.head + d.visible) % d.capacity;
     d.reserved++;
@@ -134,7 +136,8 @@ Block DataflowBuffer::wait(std::source_location loc) {
         block_until([](const void* p) {
             auto* q = static_cast<const DfbState*>(p);
             return q->visible - q->waited > 0;
-        }, &d, loc, [&d] {
+        }, [](const void* p) {
+            const DfbState& d = *static_cast<const DfbState*>(p);
             const NodeState& n = *d.node;
             std::string producer;
             if (d.producer < 0)
@@ -144,7 +147,7 @@ Block DataflowBuffer::wait(std::source_location loc) {
                                        kernel_name(static_cast<KernelKind>(d.producer)));
             return fmt::format("wait() on '{}' ({}): waiting for the producer to push a block{}", d.spec->name,
                                ring_state(d), producer);
-        });
+        }, &d, loc);
     }
     int slot = d.head;
     d.waited++;
@@ -171,8 +174,9 @@ Block::Block(Block&& o) noexcept
 
 Block::~Block() {
     if (released_ || !dfb_) return;
-    // Unwinding after an error elsewhere: leave the ring alone.
-    if (dfb_->node->op->abort.load(std::memory_order_relaxed) || std::uncaught_exceptions() > 0) return;
+    // Unwinding after an error: leave the ring alone (and keep the first error the one reported).
+    const OperationState& op = *dfb_->node->op;
+    if (op.abort.load(std::memory_order_relaxed) || (op.validating() && std::uncaught_exceptions() > 0)) return;
     try {
         release(reserved_, acquired_at_);
     } catch (...) {
@@ -181,6 +185,21 @@ Block::~Block() {
 }
 
 void Block::release(bool push, std::source_location loc) {
+    DfbState& d = *dfb_;
+    if (!d.node->op->validating() && !released_ && push == reserved_) {  // fast mode: the ring only
+        released_ = true;
+        if (push) {
+            d.reserved--;
+            if (++d.visible > d.peak) d.peak = d.visible;
+            d.pushes++;
+        } else {
+            d.waited--;
+            d.visible--;
+            d.head = d.head + 1 == d.capacity ? 0 : d.head + 1;
+            d.pops++;
+        }
+        return;
+    }
     Task* t = current_task();
     if (released_)
         raise(ErrorKind::BlockState, t, loc,
@@ -189,7 +208,6 @@ void Block::release(bool push, std::source_location loc) {
         raise(ErrorKind::BlockState, t, loc,
               push ? fmt::format("push() on a block of '{}' acquired with wait(): a consumer pops", buffer_name())
                    : fmt::format("pop() on a block of '{}' acquired with reserve(): a producer pushes", buffer_name()));
-    DfbState& d = *dfb_;
     if (d.node->op->validating()) {
         SlotState& s = d.slots[static_cast<size_t>(slot_)];
         if (s.state == BlockState::CopyWriting || s.state == BlockState::CopyReading)

@@ -75,8 +75,9 @@ std::string RunReport::to_string() const {
 
 namespace detail {
 
+thread_local Task* t_current_task = nullptr;
+
 namespace {
-thread_local Task* t_current = nullptr;
 
 // Thrown into a suspended kernel when its operation aborts, to unwind its stack.
 struct Aborted {};
@@ -176,8 +177,6 @@ const char* block_state_name(BlockState s) {
     return "?";
 }
 
-Task* current_task() { return t_current; }
-
 std::string where_str(std::source_location where) {
     std::string_view file = where.file_name();
     auto slash = file.rfind('/');
@@ -204,7 +203,7 @@ void raise(ErrorKind kind, const Task* task, std::source_location where, const s
 }
 
 Task& require_task(const char* what, std::source_location where) {
-    Task* t = t_current;
+    Task* t = t_current_task;
     if (!t)
         throw Error(ErrorKind::WrongThread,
                     fmt::format("ttl: {} called outside a kernel function, at {}", what, where_str(where)));
@@ -221,17 +220,11 @@ void require_kind(const Task& task, bool datamovement, const char* what, std::so
                                          what));
 }
 
-void block_until(bool (*ready)(const void*), const void* arg, std::source_location where,
-                 std::function<std::string()> describe) {
-    if (ready(arg)) return;
-    Task* t = t_current;
-    t->blocked.ready = ready;
-    t->blocked.arg = arg;
-    t->blocked.describe = std::move(describe);
-    t->blocked.where = where;
+void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where) {
+    Task* t = t_current_task;
+    t->blocked = {ready, describe, arg, where};
     t->scheduler = std::move(t->scheduler).resume();
     t->blocked.ready = nullptr;
-    t->blocked.describe = nullptr;
     if (t_op && t_op->abort.load(std::memory_order_relaxed)) throw Aborted{};
 }
 
@@ -246,9 +239,9 @@ namespace {
 bool task_ready(const Task& t) { return !t.finished && (!t.blocked.ready || t.blocked.ready(t.blocked.arg)); }
 
 void resume(Task& t) {
-    t_current = &t;
+    t_current_task = &t;
     t.fiber = std::move(t.fiber).resume();
-    t_current = nullptr;
+    t_current_task = nullptr;
 }
 
 void check_node_end(OperationState& op, NodeState& node) {
@@ -345,7 +338,7 @@ std::string deadlock_report(const OperationState& op) {
         for (const Task& t : n->tasks) {
             if (t.finished || !t.started) continue;
             ++blocked;
-            std::string what = t.blocked.describe ? t.blocked.describe() : std::string("runnable");
+            std::string what = t.blocked.describe ? t.blocked.describe(t.blocked.arg) : std::string("runnable");
             lines += fmt::format("\n  node ({}, {}) {} kernel [worker thread {}] at {}: {}", n->coord.x, n->coord.y,
                                  kernel_name(t.kind), t.worker, where_str(t.blocked.where), what);
         }

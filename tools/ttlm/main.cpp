@@ -7,6 +7,7 @@
 
 #include "runtime/thread_pool.hpp"
 #include "tools/ttlm/verbs.hpp"
+#include "ttl/operation.hpp"
 
 namespace ttlm::cli {
 namespace {
@@ -28,6 +29,16 @@ int main(int argc, char** argv) {
     int threads = 0;
     app.add_option("--threads", threads, "worker threads (default: one per CPU this process may use)")
         ->check(CLI::NonNegativeNumber);
+    bool validate = false;
+    uint64_t validate_seed = 0;
+    std::string arch = "wormhole";
+    app.add_flag("--validate", validate,
+                 "run every ttl kernel in validate mode: deterministic order, and every rule whose breach breaks a "
+                 "kernel on the chip is an error naming node, kernel, buffer, tile and source line");
+    app.add_option("--validate-seed", validate_seed,
+                   "validate mode: run kernels in a random order drawn from this seed (0: fixed round-robin order)");
+    app.add_option("--arch", arch, "architecture whose L1 and buffer limits validate mode checks")
+        ->check(CLI::IsMember({"wormhole", "blackhole"}));
 
     CLI::App* bench = app.add_subcommand("bench", "measure a layer or a model (prints figures, JSON with --json)");
     bench->require_subcommand(1);
@@ -47,6 +58,10 @@ int main(int argc, char** argv) {
 
     try {
         if (threads > 0) ttlm::runtime::set_num_threads(threads);
+        ttl::ExecOptions& exec = ttl::default_options();
+        exec.mode = validate || validate_seed != 0 ? ttl::Mode::Validate : ttl::Mode::Fast;
+        exec.seed = validate_seed;
+        exec.arch = arch == "blackhole" ? ttl::Arch::Blackhole : ttl::Arch::Wormhole;
         // Run the deepest verb that was given.
         CLI::App* cmd = &app;
         while (!cmd->get_subcommands().empty()) cmd = cmd->get_subcommands().front();

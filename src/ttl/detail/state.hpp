@@ -76,11 +76,14 @@ struct DfbState {
     int free_blocks() const { return capacity - visible - reserved; }
 };
 
-// Why a kernel fiber is suspended, and how to tell when it can go on.
+// Why a kernel fiber is suspended, and how to tell when it can go on. Both functions take
+// `arg`; describe() runs only when a deadlock report needs it.
+using ReadyFn = bool (*)(const void*);
+using DescribeFn = std::string (*)(const void*);
 struct BlockedOn {
-    bool (*ready)(const void*) = nullptr;  // null: runnable
+    ReadyFn ready = nullptr;  // null: runnable
+    DescribeFn describe = nullptr;
     const void* arg = nullptr;
-    std::function<std::string()> describe;  // built only when a report needs it
     std::source_location where;
 };
 
@@ -184,10 +187,13 @@ struct OperationState {
 };
 
 // The kernel fiber running on this thread (null outside kernels).
-Task* current_task();
+extern thread_local Task* t_current_task;
+inline Task* current_task() { return t_current_task; }
 // Suspends the current kernel until `ready(arg)` holds.
-void block_until(bool (*ready)(const void*), const void* arg, std::source_location where,
-                 std::function<std::string()> describe);
+void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where);
+inline void block_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where) {
+    if (!ready(arg)) suspend_until(ready, describe, arg, where);
+}
 
 // Formats "operation 'x', node (1, 0), compute kernel [worker 0], at file:line: message".
 std::string context(const Task* task, std::source_location where);
