@@ -1,6 +1,8 @@
 #include "ops/matmul.hpp"
 
 #include <omp.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <cstring>
 #include <functional>
@@ -8,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -23,13 +26,36 @@ using ttl::Tensor;
 
 namespace {
 
+// The CPUs this process may use, read before anything pins the main thread: the runtime pins the
+// calling thread to one CPU when it starts its workers, and threads inherit their creator's mask.
+const std::vector<int> g_process_cpus = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::vector<int> cpus;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+            if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    return cpus;
+}();
+
 // Sets OpenMP's thread count (what oneDNN uses) to the runtime's, per calling thread, and returns it.
+// OpenMP creates its threads from the (pinned) calling thread, so they would all share its CPU: each
+// is pinned to its own CPU, as the runtime's workers are.
 int sync_onednn_threads() {
     // A runtime worker is already one of the runtime's threads: oneDNN must not fan out below it.
     const int threads = runtime::in_parallel_region() ? 1 : runtime::num_threads();
     thread_local int applied = 0;  // OpenMP's setting is per thread
     if (threads != applied) {
         omp_set_num_threads(threads);
+        if (threads > 1 && !g_process_cpus.empty()) {
+#pragma omp parallel num_threads(threads)
+            {
+                cpu_set_t set;
+                CPU_ZERO(&set);
+                CPU_SET(g_process_cpus[omp_get_thread_num() % g_process_cpus.size()], &set);
+                pthread_setaffinity_np(pthread_self(), sizeof(set), &set);  // best effort: failure costs speed only
+            }
+        }
         applied = threads;
     }
     return threads;
