@@ -80,6 +80,18 @@ ScratchBuffer::~ScratchBuffer() {
 
 }  // namespace detail
 
+void detail::check_live(const Operand& v) {
+    if (!v.view_of || !v.view_of->node->op->validating()) return;
+    const SlotState& s = v.view_of->slots[static_cast<size_t>(v.view_slot)];
+    if (s.generation != v.view_generation || s.state == BlockState::Free) {
+        Task* t = current_task();
+        raise(ErrorKind::BlockState, t, t ? t->last_call : std::source_location::current(),
+              fmt::format("an expression read a block of '{}' after that block was released: use values while their "
+                          "blocks are held, or store them into a block",
+                          v.view_of->spec->name));
+    }
+}
+
 namespace {
 
 constexpr size_t kT = kTileDim;
@@ -120,6 +132,7 @@ const char* binary_name(BinaryOp op) {
 
 // Writes the broadcast view of `v` (view_shape) in full into out.
 void expand(const Operand& v, float* out) {
+    check_live(v);
     const TileShape vs = v.view_shape, ss = v.shape;
     const size_t out_cols = static_cast<size_t>(vs.cols) * kT, src_cols = static_cast<size_t>(ss.cols) * kT;
     for (int ti = 0; ti < vs.rows; ++ti)
@@ -143,6 +156,7 @@ void expand(const Operand& v, float* out) {
 
 // A pointer to the full (non-broadcast) data of v, expanding into `scratch` if needed.
 const float* full(const Operand& v, ScratchBuffer& scratch) {
+    check_live(v);
     if (v.bcast == Bcast::None) return v.data;
     scratch = ScratchBuffer(elems(v.view_shape));
     expand(v, scratch.get());
@@ -164,6 +178,8 @@ bool commutative(BinaryOp op) {
 }
 
 void eval_binary(BinaryOp op, const Operand& a, const Operand& b, float* out) {
+    check_live(a);
+    check_live(b);
     const TileShape s = a.view_shape;
     const size_t rows = static_cast<size_t>(s.rows) * kT, cols = static_cast<size_t>(s.cols) * kT;
     if (a.bcast == Bcast::None && b.bcast == Bcast::None) {
@@ -245,6 +261,11 @@ BlockExpr::BlockExpr(const Block& block) {
     a_.shape = a_.view_shape = shape_;
     if (block.dtype() == DType::F32) {
         a_.data = static_cast<const float*>(block.data());
+        if (d.node->op->validating()) {
+            a_.view_of = &d;
+            a_.view_slot = block.slot();
+            a_.view_generation = d.slots[static_cast<size_t>(block.slot())].generation;
+        }
     } else {
         ScratchBuffer buf(elems(shape_));
         simd::bf16_to_f32(static_cast<const uint16_t*>(block.data()), buf.get(), elems(shape_));
@@ -302,6 +323,10 @@ BlockExpr BlockExpr::matmul(Operand a, Operand b) {
 
 void BlockExpr::evaluate_into(float* out) const {
     const size_t n = elems(shape_);
+    if (memo_) {
+        std::memcpy(out, memo_->get(), n * sizeof(float));
+        return;
+    }
     switch (kind_) {
         case ExprKind::Value:
             if (a_.bcast != Bcast::None)
@@ -332,9 +357,16 @@ void BlockExpr::evaluate_into(float* out) const {
 
 Operand BlockExpr::materialize() const {
     if (kind_ == ExprKind::Value) return a_;  // shares the data (a block view, or counted scratch)
-    ScratchBuffer buf(elems(shape_));
-    evaluate_into(buf.get());
-    return own(std::move(buf), shape_);
+    if (!memo_) {
+        ScratchBuffer buf(elems(shape_));
+        evaluate_into(buf.get());
+        memo_ = std::make_shared<const ScratchBuffer>(std::move(buf));
+    }
+    Operand o;
+    o.data = memo_->get();
+    o.owner = memo_;
+    o.shape = o.view_shape = shape_;
+    return o;
 }
 
 BlockExpr& BlockExpr::operator+=(const BlockExpr& other) {
@@ -382,6 +414,27 @@ BlockExpr tanh(const BlockExpr& x) { return make_unary(UnaryOp::Tanh, x); }
 BlockExpr max(const BlockExpr& a, const BlockExpr& b) { return make_binary(BinaryOp::Max, a, b); }
 BlockExpr min(const BlockExpr& a, const BlockExpr& b) { return make_binary(BinaryOp::Min, a, b); }
 BlockExpr clamp(const BlockExpr& x, float lo, float hi) { return make_unary(UnaryOp::Clamp, x, lo, hi); }
+BlockExpr sign(const BlockExpr& x) { return make_unary(UnaryOp::Sign, x); }
+
+BlockExpr row_shift(const BlockExpr& prev, const BlockExpr& cur, int rows) {
+    task_for_math();
+    const TileShape s = cur.shape();
+    const int total = s.rows * kTileDim;
+    if (prev.shape() != s)
+        shape_error(fmt::format("row_shift of {}x{} tiles with a previous block of {}x{} tiles: shapes must match", s.rows,
+                                s.cols, prev.shape().rows, prev.shape().cols));
+    if (rows < 0 || rows > total) shape_error(fmt::format("row_shift by {} rows of a block of {} rows", rows, total));
+    Operand p = prev.materialize(), c = cur.materialize();
+    ScratchBuffer sp, sc;
+    const float* pd = full(p, sp);
+    const float* cd = full(c, sc);
+    const size_t cols = static_cast<size_t>(s.cols) * kT;
+    ScratchBuffer out(elems(s));
+    const size_t top = static_cast<size_t>(rows), n = static_cast<size_t>(total);
+    std::memcpy(out.get(), pd + (n - top) * cols, top * cols * sizeof(float));
+    std::memcpy(out.get() + top * cols, cd, (n - top) * cols * sizeof(float));
+    return BlockExpr::value(own(std::move(out), s));
+}
 
 namespace {
 

@@ -19,6 +19,9 @@
 
 namespace ttl {
 
+// Values: an expression that reads a block must be used while that block is held (before its
+// pop or push); keep a value longer by storing it into a block. Validate mode checks this.
+//
 // Reduce across the columns of each row (Row: result in column 0), across the rows of each
 // column (Col: result in row 0), or both (Scalar: result at [0,0]).
 enum class ReduceDim : uint8_t { Row, Col, Scalar };
@@ -43,17 +46,23 @@ class ScratchBuffer {
 
 enum class ExprKind : uint8_t { Value, Binary, Scalar, Unary, Matmul };
 enum class BinaryOp : uint8_t { Add, Sub, Mul, Div, Max, Min };
-enum class UnaryOp : uint8_t { Neg, Abs, Exp, Log, Sqrt, Rsqrt, Recip, Square, Sigmoid, Silu, Relu, Tanh, Gelu, Clamp };
+enum class UnaryOp : uint8_t { Neg, Abs, Exp, Log, Sqrt, Rsqrt, Recip, Square, Sigmoid, Silu, Relu, Tanh, Gelu, Clamp, Copy, Sign };
 enum class Bcast : uint8_t { None, Row, Col, Scalar };
 
 // A value: fp32 data of `shape` tiles (row-major over the block), or a broadcast view of one.
+struct DfbState;
 struct Operand {
     const float* data = nullptr;
+    // A view of a block's memory (validate mode checks the block is still held when it is read).
+    const DfbState* view_of = nullptr;
+    int view_slot = 0;
+    uint32_t view_generation = 0;
     std::shared_ptr<const ScratchBuffer> owner;  // null for a view of a block's memory
     TileShape shape;        // of `data`
     Bcast bcast = Bcast::None;
     TileShape view_shape;   // shape seen by users (== shape unless broadcast)
 };
+void check_live(const Operand& v);  // validate mode: the viewed block is still held
 }  // namespace detail
 
 class BlockExpr {
@@ -85,6 +94,7 @@ class BlockExpr {
    private:
     BlockExpr() = default;
     detail::ExprKind kind_ = detail::ExprKind::Value;
+    mutable std::shared_ptr<const detail::ScratchBuffer> memo_;  // materialised once, reused
     detail::Operand a_, b_;
     detail::BinaryOp binary_ = detail::BinaryOp::Add;
     detail::UnaryOp unary_ = detail::UnaryOp::Neg;
@@ -124,6 +134,13 @@ BlockExpr tanh(const BlockExpr& x);
 BlockExpr max(const BlockExpr& a, const BlockExpr& b);
 BlockExpr min(const BlockExpr& a, const BlockExpr& b);
 BlockExpr clamp(const BlockExpr& x, float lo, float hi);
+BlockExpr sign(const BlockExpr& x);  // -1, 0 or 1 (0 for NaN as PyTorch's sign)
+
+// ttl extension: the rows of `cur` moved down by `rows`, the top `rows` filled from the bottom
+// of `prev` — a causal shift along a stream of row blocks (time-major sequences). TT-Lang has
+// no such op: the Engram seed pre-shifts its input on the host; on the chip a data-movement
+// kernel does it with raw element reads. 0 <= rows <= block rows.
+BlockExpr row_shift(const BlockExpr& prev, const BlockExpr& cur, int rows);
 
 BlockExpr reduce_sum(const BlockExpr& x, ReduceDim dim);
 BlockExpr reduce_max(const BlockExpr& x, ReduceDim dim);

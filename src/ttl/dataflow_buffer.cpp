@@ -113,7 +113,11 @@ Block DataflowBuffer::reserve(std::source_location loc) {
     int slot = (d.head + d.visible) % d.capacity;
     d.reserved++;
     if (t.node->op->validating()) {
-        d.slots[static_cast<size_t>(slot)] = SlotState{BlockState::MustWrite, 0, false, {}};
+        SlotState& s = d.slots[static_cast<size_t>(slot)];
+        s.state = BlockState::MustWrite;
+        s.pending_reads = 0;
+        s.ever_read = false;
+        s.generation++;
         poison(d, slot);
     }
     return Block(&d, slot, true, loc);
@@ -158,6 +162,7 @@ Block DataflowBuffer::wait(std::source_location loc) {
                   fmt::format("wait() on '{}' got a block that is {}", d.spec->name, block_state_name(s.state)));
         s.state = BlockState::MustRead;
         s.ever_read = false;
+        s.generation++;
     }
     return Block(&d, slot, false, loc);
 }
@@ -312,6 +317,8 @@ Block& Block::operator+=(const BlockExpr& value) {
         const auto& b = value.rhs();
         const size_t m = static_cast<size_t>(a.shape.rows) * kTileDim, k = static_cast<size_t>(a.shape.cols) * kTileDim,
                      nn = static_cast<size_t>(b.shape.cols) * kTileDim;
+        check_live(a);
+        check_live(b);
         simd::matmul(a.data, k, b.data, nn, static_cast<float*>(data()), nn, m, nn, k, true);
         return *this;
     }

@@ -390,6 +390,30 @@ TEST(Validator, MatmulInnerDimensionMismatch) {
     EXPECT_HAS(msg, "matmul of 1x2 and 1x2 tiles: inner dimensions differ");
 }
 
+TEST(Validator, ExpressionUsedAfterItsBlockWasPopped) {
+    Tensor a({64, 32}), out({32, 32});
+    Operation op("stale_view", Grid{1, 1});
+    auto in = make_dataflow_buffer_like(op, a, {1, 1}, 2, "in");
+    auto res = make_dataflow_buffer_like(op, out, {1, 1}, 2, "res");
+    const int line = __LINE__ + 6;
+    op.compute([&] {
+        BlockExpr first = math::fill(0.0f, {1, 1});
+        { auto x = in.wait(); first = x + 0.0f; }  // a lazy expression still reading x's slot
+        { auto y = in.wait(); auto o = res.reserve(); o.store(y); }
+        auto o = res.reserve();
+        o.store(first);
+    });
+    op.datamovement([&] {
+        for (int i = 0; i < 2; ++i) { auto b = in.reserve(); copy(a(i, 0), b).wait(); }
+    });
+    op.datamovement([&] {
+        for (int i = 0; i < 2; ++i) { auto r = res.wait(); copy(r, out(0, 0)).wait(); }
+    });
+    std::string msg = expect_error(ErrorKind::BlockState, [&] { op.run(validate()); });
+    EXPECT_HAS(msg, "an expression read a block of 'in' after that block was released");
+    EXPECT_HAS(msg, at_line(line));
+}
+
 TEST(Validator, Bf16StoreRoundsToNearestEven) {
     Tensor src({32, 32}), dst({32, 32}, DType::BF16);
     for (float& v : src.span<float>()) v = 1.0f + 3.0f / 256.0f;  // halfway between two bf16 values

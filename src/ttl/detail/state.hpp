@@ -52,6 +52,7 @@ struct SlotState {
     BlockState state = BlockState::Free;
     int pending_reads = 0;
     bool ever_read = false;
+    uint32_t generation = 0;       // bumped at every acquire: views of an older acquisition are stale
     std::source_location copy_at;  // the copy in flight, for messages
 };
 

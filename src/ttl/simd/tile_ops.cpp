@@ -126,6 +126,9 @@ void UnaryImpl(Unary op, const float* a, float* out, size_t n, float lo, float h
         case Unary::Copy:
             if (a != out) std::memmove(out, a, n * sizeof(float));
             return;
+        case Unary::Sign:
+            for (size_t i = 0; i < n; ++i) out[i] = a[i] > 0.0f ? 1.0f : a[i] < 0.0f ? -1.0f : 0.0f;
+            return;
         case Unary::Gelu:
             // Exact (erf) GELU as PyTorch's default; not a hot path, so plain libm.
             for (size_t i = 0; i < n; ++i) out[i] = 0.5f * a[i] * (1.0f + std::erf(a[i] * 0.70710678118654752f));

@@ -9,7 +9,7 @@ namespace ttl::simd {
 
 enum class Binary : uint8_t { Add, Sub, Mul, Div, Max, Min };
 enum class Unary : uint8_t {
-    Neg, Abs, Exp, Log, Sqrt, Rsqrt, Recip, Square, Sigmoid, Silu, Relu, Tanh, Gelu, Clamp, Copy
+    Neg, Abs, Exp, Log, Sqrt, Rsqrt, Recip, Square, Sigmoid, Silu, Relu, Tanh, Gelu, Clamp, Copy, Sign
 };
 
 // out[i] = a[i] op b[i]

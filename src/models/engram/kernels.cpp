@@ -1,0 +1,297 @@
+#include "models/engram/kernels.hpp"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "runtime/thread_pool.hpp"
+
+namespace ttlm::engram {
+
+using namespace ttl;
+
+namespace {
+
+// The widest column chunk (in tiles) dividing `tiles` whose buffers fit the node's L1.
+int chunk_tiles(int tiles, DType dtype, int fixed_tiles, int tiles_per_chunk_tile) {
+    const size_t budget = arch_limits(default_options().arch).l1_bytes;
+    for (int cw = std::min(tiles, 32); cw >= 1; --cw) {
+        if (tiles % cw) continue;
+        size_t need = (static_cast<size_t>(fixed_tiles) + static_cast<size_t>(tiles_per_chunk_tile) * cw) * tile_bytes(dtype);
+        if (need <= budget) return cw;
+    }
+    return 1;
+}
+
+BlockExpr zero_tile() { return math::fill(0.0f, {1, 1}); }
+
+}  // namespace
+
+RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tensor>* gates, const ExecOptions& options) {
+    const int hc = in.branches, H = in.hidden_size;
+    if (H % kTileDim) throw std::invalid_argument(fmt::format("gating_kernel: hidden size {} is not a multiple of 32", H));
+    const Tensor& kv = *in.kv;
+    const Tensor& hs = *in.hidden;
+    const int ht = H / kTileDim;
+    const DType dt = gated.dtype();
+    // Buffers: k, q, w, v, out double-buffered, chunk wide; gates one tile.
+    const int cw = chunk_tiles(ht, dt, 2, 10);
+    const int chunks = ht / cw;
+    const TileShape chunk{1, cw};
+    const int64_t token_tiles = kv.tile_rows();
+    const float inv_h = 1.0f / static_cast<float>(H), inv_sqrt_h = 1.0f / std::sqrt(static_cast<float>(H)), eps = in.eps;
+    auto cols = [&](int block, int c) { return slice(int64_t(block) * ht + int64_t(c) * cw, int64_t(block) * ht + int64_t(c + 1) * cw); };
+
+    Operation op("engram_gating", Grid::Auto);
+    auto k_dfb = make_dataflow_buffer_like(op, kv, chunk, 2, "key");
+    auto q_dfb = make_dataflow_buffer_like(op, hs, chunk, 2, "query");
+    auto w_dfb = make_dataflow_buffer_like(op, in.key_query_weight[0], chunk, 2, "norm_weights");
+    auto v_dfb = make_dataflow_buffer_like(op, kv, chunk, 2, "value");
+    auto out_dfb = make_dataflow_buffer_like(op, gated, chunk, 2, "gated");
+    auto g_dfb = make_dataflow_buffer_like(op, gated, {1, 1}, 2, "gate", DType::F32);
+
+    op.compute([&] {
+        auto [begin, end] = node_work(token_tiles);
+        for (int64_t r = begin; r < end; ++r) {
+            std::vector<BlockExpr> gate;
+            for (int h = 0; h < hc; ++h) {
+                BlockExpr ssk = zero_tile(), ssq = zero_tile(), dot = zero_tile();
+                for (int c = 0; c < chunks; ++c) {
+                    auto k = k_dfb.wait();
+                    auto q = q_dfb.wait();
+                    auto w = w_dfb.wait();
+                    ssk = ssk + math::reduce_sum(k * k, ReduceDim::Row);
+                    ssq = ssq + math::reduce_sum(q * q, ReduceDim::Row);
+                    dot = dot + math::reduce_sum(k * q * math::broadcast(w, BcastDim::Row, chunk), ReduceDim::Row);
+                }
+                // Valid data in column 0: one value per token.
+                auto d = dot * math::rsqrt(ssk * inv_h + eps) * math::rsqrt(ssq * inv_h + eps) * inv_sqrt_h;
+                auto g = math::sigmoid(math::sign(d) * math::sqrt(math::clamp(math::abs(d), 1e-6f, INFINITY)));
+                if (gates) {
+                    auto gb = g_dfb.reserve();
+                    gb.store(g);
+                }
+                gate.push_back(g);
+            }
+            for (int c = 0; c < chunks; ++c) {
+                auto v = v_dfb.wait();
+                for (int h = 0; h < hc; ++h) {
+                    auto o = out_dfb.reserve();
+                    o.store(v * math::broadcast(gate[static_cast<size_t>(h)], BcastDim::Col, chunk));
+                }
+            }
+        }
+    });
+    op.datamovement([&] {  // reader
+        auto [begin, end] = node_work(token_tiles);
+        for (int64_t r = begin; r < end; ++r) {
+            for (int h = 0; h < hc; ++h)
+                for (int c = 0; c < chunks; ++c) {
+                    auto k = k_dfb.reserve();
+                    auto q = q_dfb.reserve();
+                    auto w = w_dfb.reserve();
+                    auto tk = copy(kv(r, cols(h, c)), k);
+                    auto tq = copy(hs(r, cols(h, c)), q);
+                    auto tw = copy(in.key_query_weight[static_cast<size_t>(h)](0, cols(0, c)), w);
+                    tk.wait();
+                    tq.wait();
+                    tw.wait();
+                }
+            for (int c = 0; c < chunks; ++c) {
+                auto v = v_dfb.reserve();
+                copy(kv(r, cols(hc, c)), v).wait();
+            }
+        }
+    });
+    op.datamovement([&] {  // writer
+        auto [begin, end] = node_work(token_tiles);
+        for (int64_t r = begin; r < end; ++r) {
+            if (gates)
+                for (int h = 0; h < hc; ++h) {
+                    auto gb = g_dfb.wait();
+                    copy(gb, (*gates)[static_cast<size_t>(h)](r, 0)).wait();
+                }
+            for (int c = 0; c < chunks; ++c)
+                for (int h = 0; h < hc; ++h) {
+                    auto o = out_dfb.wait();
+                    copy(o, gated(r, cols(h, c))).wait();
+                }
+        }
+    });
+    return op.run(options);
+}
+
+RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const ExecOptions& options) {
+    const int hc = in.branches, H = in.hidden_size, K = static_cast<int>(in.taps.size()), dil = in.dilation;
+    if (H % kTileDim) throw std::invalid_argument(fmt::format("conv_kernel: hidden size {} is not a multiple of 32", H));
+    if ((K - 1) * dil > kTileDim)
+        throw std::invalid_argument(fmt::format("conv_kernel: the receptive field (kernel_size - 1) * dilation = {} exceeds "
+                                                "one tile row (32 tokens)",
+                                                (K - 1) * dil));
+    const Tensor& x = *in.gated;
+    const int ht = H / kTileDim;
+    const DType dt = output.dtype();
+    // Per chunk tile: x, nw, bnd_in, bnd_out, out, conv (2 each), taps (2 each), history (hc * chunks + 1).
+    int cw = 1;
+    for (int c = std::min(ht, 32); c >= 1; --c) {
+        if (ht % c) continue;
+        const int chunks = ht / c;
+        size_t tiles = static_cast<size_t>(c) * (12 + 2 * K + hc * chunks + 1);
+        if (tiles * tile_bytes(dt) <= arch_limits(default_options().arch).l1_bytes) {
+            cw = c;
+            break;
+        }
+    }
+    const int chunks = ht / cw;
+    const TileShape chunk{1, cw};
+    const int seq_tiles = in.seq_tiles;
+    const int workers = std::max(1, ttlm::runtime::num_threads());
+    const int per_seq = std::max(1, std::min(seq_tiles, 4 * workers / std::max(1, in.batch)));
+    const float inv_h = 1.0f / static_cast<float>(H), eps = in.eps;
+    auto cols = [&](int h, int c) { return slice(int64_t(h) * ht + int64_t(c) * cw, int64_t(h) * ht + int64_t(c + 1) * cw); };
+    // This node's tile rows of its sequence: [r0, r1), as global tile-row indices.
+    struct Range {
+        int64_t r0, r1;
+        bool has_prev, has_next;
+    };
+    auto my_range = [&]() {
+        auto [nx, b] = node();
+        int64_t base = int64_t(b) * seq_tiles;
+        return Range{base + int64_t(seq_tiles) * nx / per_seq, base + int64_t(seq_tiles) * (nx + 1) / per_seq, nx > 0,
+                     nx + 1 < per_seq};
+    };
+
+    Operation op("engram_conv", Grid{per_seq, in.batch});
+    auto x_dfb = make_dataflow_buffer_like(op, x, chunk, 2, "x");
+    auto nw_dfb = make_dataflow_buffer_like(op, in.norm_weight[0], chunk, 2, "norm_weight");
+    std::vector<DataflowBuffer> tap_dfb;
+    for (int k = 0; k < K; ++k) tap_dfb.push_back(make_dataflow_buffer_like(op, in.taps[0], chunk, 2, fmt::format("tap{}", k)));
+    auto hist_dfb = make_dataflow_buffer_like(op, x, chunk, hc * chunks + 1, "history", DType::F32);
+    auto bnd_in = make_dataflow_buffer_like(op, x, chunk, 2, "boundary_in", DType::F32);
+    auto bnd_out = make_dataflow_buffer_like(op, x, chunk, 2, "boundary_out", DType::F32);
+    auto out_dfb = make_dataflow_buffer_like(op, output, chunk, 2, "output");
+    auto conv_dfb = make_dataflow_buffer_like(op, output, chunk, 2, "conv");
+    std::vector<Pipe> pipes;
+    for (int b = 0; b < in.batch; ++b)
+        for (int nx = 0; nx + 1 < per_seq; ++nx) pipes.push_back(Pipe{{nx, b}, Coord{nx + 1, b}});
+    PipeNet boundary(op, pipes, "boundary");
+
+    op.compute([&] {
+        const Range my = my_range();
+        // Phase 1 of RMSNorm: the inverse RMS of each token of the tile row, for one branch.
+        auto inverse_rms = [&] {
+            BlockExpr ss = zero_tile();
+            for (int c = 0; c < chunks; ++c) {
+                auto xv = x_dfb.wait();
+                ss = ss + math::reduce_sum(xv * xv, ReduceDim::Row);
+            }
+            return math::rsqrt(ss * inv_h + eps);  // valid in column 0
+        };
+        if (my.has_next) {  // first, the boundary the next node needs: our last tile row, normalised
+            for (int h = 0; h < hc; ++h) {
+                auto inv = inverse_rms();
+                for (int c = 0; c < chunks; ++c) {
+                    auto xv = x_dfb.wait();
+                    auto nw = nw_dfb.wait();
+                    auto b = bnd_out.reserve();
+                    b.store(xv * math::broadcast(inv, BcastDim::Col, chunk) * math::broadcast(nw, BcastDim::Row, chunk));
+                }
+            }
+        }
+        for (int64_t r = my.r0; r < my.r1; ++r) {
+            for (int h = 0; h < hc; ++h) {
+                auto inv = inverse_rms();
+                for (int c = 0; c < chunks; ++c) {
+                    auto xv = x_dfb.wait();
+                    auto nw = nw_dfb.wait();
+                    std::vector<Block> taps;
+                    for (int k = 0; k < K; ++k) taps.push_back(tap_dfb[static_cast<size_t>(k)].wait());
+                    // The previous tile row of this branch and chunk: carried in `history`, from the
+                    // previous node at the start of the range, zero at the start of the sequence.
+                    std::optional<Block> held;
+                    if (r > my.r0)
+                        held.emplace(hist_dfb.wait());
+                    else if (my.has_prev)
+                        held.emplace(bnd_in.wait());
+                    BlockExpr prev = held ? BlockExpr(*held) : math::fill(0.0f, chunk);
+                    BlockExpr xn = xv * math::broadcast(inv, BcastDim::Col, chunk) * math::broadcast(nw, BcastDim::Row, chunk);
+                    // y[t] = sum_k w_k * xn[t - (K-1-k) * dilation]
+                    BlockExpr y = xn * math::broadcast(taps[static_cast<size_t>(K - 1)], BcastDim::Row, chunk);
+                    for (int k = 0; k + 1 < K; ++k)
+                        y = y + math::row_shift(prev, xn, (K - 1 - k) * dil) *
+                                    math::broadcast(taps[static_cast<size_t>(k)], BcastDim::Row, chunk);
+                    BlockExpr s = math::silu(y);
+                    if (conv) {
+                        auto cb = conv_dfb.reserve();
+                        cb.store(s);
+                    }
+                    auto o = out_dfb.reserve();
+                    o.store(xv + s);
+                    if (r + 1 < my.r1) {
+                        auto nh = hist_dfb.reserve();
+                        nh.store(xn);
+                    }
+                }
+            }
+        }
+    });
+    op.datamovement([&] {  // reader
+        const Range my = my_range();
+        auto read_x = [&](int64_t r, int h, int c) {
+            auto xb = x_dfb.reserve();
+            copy(x(r, cols(h, c)), xb).wait();
+        };
+        auto read_nw = [&](int h, int c) {
+            auto nb = nw_dfb.reserve();
+            copy(in.norm_weight[static_cast<size_t>(h)](0, cols(0, c)), nb).wait();
+        };
+        if (my.has_next)
+            for (int h = 0; h < hc; ++h) {
+                for (int c = 0; c < chunks; ++c) read_x(my.r1 - 1, h, c);
+                for (int c = 0; c < chunks; ++c) {
+                    read_x(my.r1 - 1, h, c);
+                    read_nw(h, c);
+                }
+            }
+        for (int64_t r = my.r0; r < my.r1; ++r)
+            for (int h = 0; h < hc; ++h) {
+                for (int c = 0; c < chunks; ++c) read_x(r, h, c);
+                for (int c = 0; c < chunks; ++c) {
+                    read_x(r, h, c);
+                    read_nw(h, c);
+                    for (int k = 0; k < K; ++k) {
+                        auto tb = tap_dfb[static_cast<size_t>(k)].reserve();
+                        copy(in.taps[static_cast<size_t>(k)](0, cols(h, c)), tb).wait();
+                    }
+                    if (r == my.r0 && my.has_prev) {
+                        auto bb = bnd_in.reserve();
+                        boundary.if_dst([&](const DstPipe& p) { copy(p, bb).wait(); });
+                    }
+                }
+            }
+    });
+    op.datamovement([&] {  // writer
+        const Range my = my_range();
+        if (my.has_next)
+            for (int i = 0; i < hc * chunks; ++i) {
+                auto b = bnd_out.wait();
+                boundary.if_src([&](const SrcPipe& p) { copy(b, p).wait(); });
+            }
+        for (int64_t r = my.r0; r < my.r1; ++r)
+            for (int h = 0; h < hc; ++h)
+                for (int c = 0; c < chunks; ++c) {
+                    if (conv) {
+                        auto cb = conv_dfb.wait();
+                        copy(cb, (*conv)(r, cols(h, c))).wait();
+                    }
+                    auto o = out_dfb.wait();
+                    copy(o, output(r, cols(h, c))).wait();
+                }
+    });
+    return op.run(options);
+}
+
+}  // namespace ttlm::engram

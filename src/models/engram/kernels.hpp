@@ -1,0 +1,45 @@
+// Engram's fused ttl kernels (the seed's engram_gate_kernel and pipe_conv_kernel, done in one
+// streaming pass each). Tensors are 2-D, token-major: one row per token (batch folded in).
+#pragma once
+
+#include <vector>
+
+#include "ttl/ttl.hpp"
+
+namespace ttlm::engram {
+
+struct GatingInputs {
+    const ttl::Tensor* kv;       // [N, (hc + 1) * H]: the stacked projection, keys of branches 0..hc-1, then value
+    const ttl::Tensor* hidden;   // [N, hc * H]: hidden states, branch-major within a token
+    // norm1[h].weight * norm2[h].weight, one [1, H] row per branch: the dot of two RMS-normed rows
+    // is rk * rq * sum(k * q * w1 * w2), so one pass over k and q gives all three row sums.
+    std::vector<ttl::Tensor> key_query_weight;
+    int branches = 4;
+    int hidden_size = 1024;      // H; a multiple of 32
+    float eps = 1.1920929e-07f;  // torch.finfo(float32).eps, the reference's RMSNorm default
+};
+
+// gated[:, h*H:(h+1)*H] = sigmoid(signsqrt(<rmsnorm(k_h) w1, rmsnorm(q_h) w2> / sqrt(H))) * value.
+// gates (optional): one [N, 1] tensor per branch. Grid auto: nodes share the token tiles.
+ttl::RunReport gating_kernel(const GatingInputs& in, ttl::Tensor& gated, std::vector<ttl::Tensor>* gates,
+                             const ttl::ExecOptions& options = ttl::default_options());
+
+struct ConvInputs {
+    const ttl::Tensor* gated;          // [B * Lp, hc * H], Lp a multiple of 32 (sequences padded at the end)
+    int batch = 1;
+    int seq_tiles = 1;                 // Lp / 32
+    std::vector<ttl::Tensor> norm_weight;  // short_conv.norms[h].weight as [1, H] rows
+    std::vector<ttl::Tensor> taps;         // conv weight, tap-major: taps[k] is [1, hc * H]
+    int branches = 4;
+    int hidden_size = 1024;
+    int dilation = 3;
+    float eps = 1e-5f;
+};
+
+// output = gated + SiLU(causal depthwise conv(RMSNorm(gated))), per branch. Nodes (x, b) split
+// sequence b; each node sends the normalised last tile row of its range (the conv's boundary
+// context: (K-1)*dilation rows) to node (x+1, b) over a pipe. conv (optional) = the SiLU term.
+ttl::RunReport conv_kernel(const ConvInputs& in, ttl::Tensor& output, ttl::Tensor* conv,
+                           const ttl::ExecOptions& options = ttl::default_options());
+
+}  // namespace ttlm::engram
