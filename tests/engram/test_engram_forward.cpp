@@ -1,0 +1,148 @@
+// The Engram forward, fused and unfused, against the PyTorch reference's golden stages
+// (tests/engram/golden/small_*, written by scripts/reference/make_engram_goldens.sh).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/npy.hpp"
+#include "io/safetensors.hpp"
+#include "models/engram/engram.hpp"
+
+namespace {
+
+using namespace ttlm::engram;
+using ttl::Tensor;
+
+const std::string kGolden = TTLM_SOURCE_DIR "/tests/engram/golden/";
+
+EngramConfig read_config(const std::string& path) {
+    std::ifstream f(path);
+    auto j = nlohmann::json::parse(f);
+    EngramConfig c;
+    c.engram_vocab_size = j["engram_vocab_size"].get<std::vector<int64_t>>();
+    c.max_ngram_size = j["max_ngram_size"];
+    c.n_embed_per_ngram = j["n_embed_per_ngram"];
+    c.n_head_per_ngram = j["n_head_per_ngram"];
+    c.layer_ids = j["layer_ids"].get<std::vector<int>>();
+    c.pad_id = j["pad_id"];
+    c.seed = j["seed"];
+    c.kernel_size = j["kernel_size"];
+    c.hidden_size = j["hidden_size"];
+    c.hc_mult = j["hc_mult"];
+    return c;
+}
+
+std::shared_ptr<const CompressedTokenizer> golden_tokenizer() {
+    static auto tok = [] {
+        Tensor t = ttlm::io::load_npy(kGolden + "hash_default/lookup_table_int32.npy").to(ttl::DType::I64);
+        return std::make_shared<const CompressedTokenizer>(
+            CompressedTokenizer::from_lookup_table(std::vector<int64_t>(t.data<int64_t>(), t.data<int64_t>() + t.numel())));
+    }();
+    return tok;
+}
+
+struct Golden {
+    EngramConfig config;
+    int layer_id = 1;
+    std::unique_ptr<Engram> model;
+    Tensor input_ids, hidden;
+};
+
+Golden load_case(const std::string& name) {
+    const std::string dir = kGolden + name + "/";
+    Golden g;
+    g.config = read_config(dir + "config.json");
+    std::ifstream rf(dir + "run.json");
+    g.layer_id = nlohmann::json::parse(rf)["layer_id"];
+    auto tok = golden_tokenizer();
+    auto hashing = std::make_shared<const NgramHashMapping>(g.config, *tok);
+    auto file = ttlm::io::SafetensorsFile::open(dir + "weights.safetensors");
+    auto weights = EngramWeights::load(file, g.config, hashing->layer(g.layer_id));
+    g.model = std::make_unique<Engram>(g.config, g.layer_id, tok, hashing, std::move(weights));
+    g.input_ids = ttlm::io::load_npy(dir + "input_ids.npy");
+    g.hidden = ttlm::io::load_npy(dir + "hidden_states.npy");
+    return g;
+}
+
+void expect_exact(const Tensor& got, const std::string& file, const char* what) {
+    Tensor want = ttlm::io::load_npy(file);
+    ASSERT_EQ(got.shape(), want.shape()) << what;
+    for (int64_t i = 0; i < want.numel(); ++i) ASSERT_EQ(got.data<int64_t>()[i], want.data<int64_t>()[i]) << what << " at " << i;
+}
+
+// |got - want| <= rtol * |want| + atol, atol a tiny fraction of the stage's scale.
+double expect_close(const Tensor& got, const std::string& file, const char* what, double rtol) {
+    Tensor want = ttlm::io::load_npy(file);
+    EXPECT_EQ(got.shape(), want.shape()) << what;
+    if (got.shape() != want.shape()) return INFINITY;
+    double scale = 0, worst = 0;
+    for (float v : want.span<float>()) scale = std::max(scale, double(std::abs(v)));
+    const double atol = rtol * 0.01 * scale;
+    for (int64_t i = 0; i < want.numel(); ++i) {
+        double a = got.data<float>()[i], b = want.data<float>()[i];
+        double err = std::abs(a - b);
+        worst = std::max(worst, err / (std::abs(b) + atol / rtol));
+        EXPECT_LE(err, rtol * std::abs(b) + atol) << what << " element " << i << ": " << a << " vs " << b;
+        if (err > rtol * std::abs(b) + atol) break;
+    }
+    return worst;
+}
+
+class EngramGolden : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
+
+TEST_P(EngramGolden, EveryStageMatchesTheReference) {
+    auto [name, fused] = GetParam();
+    Golden g = load_case(name);
+    const std::string dir = kGolden + name + "/";
+    ForwardOptions o;
+    o.fused = fused;
+    EngramStages s = g.model->forward(g.input_ids, g.hidden, o);
+    expect_exact(s.compressed_ids, dir + "compressed_ids.npy", "compressed_ids");
+    expect_exact(s.hash_ids, dir + "hash_ids.npy", "hash_ids");
+    const double rtol = 1e-5;
+    expect_close(s.embeddings, dir + "embeddings.npy", "embeddings", rtol);
+    expect_close(s.value, dir + "value.npy", "value", rtol);
+    expect_close(s.gates, dir + "gates.npy", "gates", rtol);
+    expect_close(s.gated, dir + "gated.npy", "gated", rtol);
+    expect_close(s.conv, dir + "conv.npy", "conv", rtol);
+    expect_close(s.output, dir + "output.npy", "output", rtol);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, EngramGolden,
+                         ::testing::Combine(::testing::Values("small_h64", "small_h96"), ::testing::Bool()),
+                         [](const auto& info) {
+                             return std::get<0>(info.param) + (std::get<1>(info.param) ? "_fused" : "_unfused");
+                         });
+
+TEST(EngramGolden, FusedValidateModeMatchesFastMode) {
+    Golden g = load_case("small_h96");
+    ttl::ExecOptions saved = ttl::default_options();
+    EngramStages fast = g.model->forward(g.input_ids, g.hidden);
+    ttl::default_options().mode = ttl::Mode::Validate;
+    EngramStages checked = g.model->forward(g.input_ids, g.hidden);
+    ttl::default_options().seed = 7;
+    EngramStages shuffled = g.model->forward(g.input_ids, g.hidden);
+    ttl::default_options() = saved;
+    for (int64_t i = 0; i < fast.output.numel(); ++i) {
+        ASSERT_EQ(fast.output.data<float>()[i], checked.output.data<float>()[i]) << i;
+        ASSERT_EQ(fast.output.data<float>()[i], shuffled.output.data<float>()[i]) << i;
+    }
+}
+
+TEST(EngramGolden, Bf16FusedWithinTheSeedsBound) {
+    Golden g = load_case("small_h64");
+    ForwardOptions o;
+    o.dtype = ttl::DType::BF16;
+    EngramStages s = g.model->forward(g.input_ids, g.hidden, o);
+    Tensor want = ttlm::io::load_npy(kGolden + "small_h64/output.npy");
+    double max_err = 0;
+    for (int64_t i = 0; i < want.numel(); ++i)
+        max_err = std::max(max_err, double(std::abs(s.output.data<float>()[i] - want.data<float>()[i])));
+    EXPECT_LE(max_err, 0.0548);  // the seed's bf16 max error on Wormhole
+    EXPECT_GT(max_err, 0.0);     // it did run in bf16
+}
+
+}  // namespace
