@@ -1,12 +1,16 @@
 // The CompressedTokenizer: normalize() against the Python reference (golden/normalize_cases.json,
 // from scripts/reference/engram_reference.py), table construction on hand-made tokens, and the
 // whole DeepSeek-V3 table against golden/hash_default/lookup_table_int32.npy.
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "io/npy.hpp"
+#include "io/tokenizer.hpp"
 #include "models/engram/compressed_tokenizer.hpp"
 
 namespace {
@@ -16,6 +20,7 @@ using ttlm::engram::normalize;
 using ttlm::engram::TokenStrings;
 
 const std::string kGolden = TTLM_SOURCE_DIR "/tests/engram/golden/";
+const std::string kTokenizerDir = TTLM_SOURCE_DIR "/.cache/tokenizers/deepseek_v3";
 
 std::string error_of(const std::function<void()>& fn) {
     try {
@@ -150,6 +155,62 @@ TEST(CompressedTokenizer, LookupTableMustBeNumberedByFirstAppearance) {
     EXPECT_THROW(CompressedTokenizer::from_lookup_table({1}), std::invalid_argument);
     EXPECT_THROW(CompressedTokenizer::from_lookup_table({0, -1}), std::invalid_argument);
     EXPECT_EQ(CompressedTokenizer::from_lookup_table({}).size(), 0);
+}
+
+CompressedTokenizer golden_compressed_tokenizer() {
+    const ttl::Tensor table = ttlm::io::load_npy(kGolden + "hash_default/lookup_table_int32.npy");
+    const auto values = table.span<int32_t>();
+    return CompressedTokenizer::from_lookup_table(std::vector<int64_t>(values.begin(), values.end()));
+}
+
+// The golden table is a valid first-appearance numbering with the documented size, and it
+// compresses every golden case's input ids (text cases, and the forward cases' padded/negative ids)
+// into the reference's compressed ids.
+TEST(CompressedTokenizer, GoldenTableCompressesEveryGoldenCase) {
+    const CompressedTokenizer compressed = golden_compressed_tokenizer();
+    EXPECT_EQ(compressed.original_size(), 128815);
+    EXPECT_EQ(compressed.size(), 98627);
+    std::ifstream in(kGolden + "hash_default/cases.json");
+    ASSERT_TRUE(in);
+    for (const auto& c : nlohmann::json::parse(in))
+        for (size_t row = 0; row < c.at("input_ids").size(); ++row)
+            EXPECT_EQ(compressed.compress(c.at("input_ids")[row].get<std::vector<int64_t>>()),
+                      c.at("compressed_ids")[row].get<std::vector<int64_t>>())
+                << c.at("name");
+    for (const std::string folder : {"small_h64", "small_h96"}) {
+        const ttl::Tensor input = ttlm::io::load_npy(kGolden + folder + "/input_ids.npy");
+        const ttl::Tensor expected = ttlm::io::load_npy(kGolden + folder + "/compressed_ids.npy");
+        const ttl::Tensor got = compressed.compress(input);
+        ASSERT_EQ(got.shape(), expected.shape());
+        EXPECT_TRUE(std::equal(got.span<int64_t>().begin(), got.span<int64_t>().end(), expected.span<int64_t>().begin()))
+            << folder;
+    }
+}
+
+// The whole DeepSeek-V3 table, exact, against the Python reference's.
+TEST(CompressedTokenizer, DeepSeekV3TableEqualsReference) {
+    if (!std::filesystem::exists(kTokenizerDir + "/tokenizer.json"))
+        GTEST_SKIP() << "DeepSeek-V3 tokenizer files absent (run scripts/fetch-tokenizer.sh)";
+    const auto tokenizer = ttlm::io::Tokenizer::from_file(kTokenizerDir);
+    const auto start = std::chrono::steady_clock::now();
+    const CompressedTokenizer compressed(tokenizer);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("compressed table of %lld ids built in %.1f ms\n", static_cast<long long>(compressed.original_size()), ms);
+
+    EXPECT_EQ(compressed.original_size(), 128815);
+    EXPECT_EQ(compressed.size(), 98627);
+    EXPECT_EQ(compressed.compress(int64_t{2}), 2);  // the compressed pad id
+    const CompressedTokenizer golden = golden_compressed_tokenizer();
+    ASSERT_EQ(golden.original_size(), compressed.original_size());
+    const auto expected = golden.lookup_table();
+    const auto table = compressed.lookup_table();
+    int64_t mismatches = 0;
+    for (size_t id = 0; id < table.size(); ++id)
+        if (table[id] != expected[id] && ++mismatches <= 10)
+            ADD_FAILURE() << "id " << id << " (" << nlohmann::json(tokenizer.id_to_token(static_cast<int64_t>(id))).dump()
+                          << "): " << table[id] << ", reference " << expected[id];
+    EXPECT_EQ(mismatches, 0);
+    EXPECT_LT(ms, 5000.0);  // loose: shared CI machines and sanitizer builds; ~60 ms of CPU here
 }
 
 }  // namespace

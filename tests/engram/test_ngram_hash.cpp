@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "io/npy.hpp"
 #include "models/engram/ngram_hash.hpp"
 
 namespace {
@@ -123,6 +124,22 @@ TEST(NgramHash, HashIdsOfEveryGoldenCase) {
                 EXPECT_EQ(std::vector<int64_t>(got.begin(), got.end()), flatten(expected));
             }
         }
+    }
+}
+
+// The float-stage cases hash the ids their forward pass used.
+TEST(NgramHash, HashIdsOfTheSmallForwardCases) {
+    for (const std::string folder : {"small_h64", "small_h96"}) {
+        SCOPED_TRACE(folder);
+        const auto run = load_golden(folder + "/run.json");
+        const std::string dir = TTLM_SOURCE_DIR "/tests/engram/golden/" + folder;
+        const ttl::Tensor compressed = ttlm::io::load_npy(dir + "/compressed_ids.npy");
+        const ttl::Tensor expected = ttlm::io::load_npy(dir + "/hash_ids.npy");
+        const ttl::Tensor hashes = mapping_for(folder).hash_ids(compressed, run.at("layer_id").get<int>());
+        ASSERT_EQ(hashes.shape(), expected.shape());
+        const auto got = hashes.span<int64_t>();
+        const auto want = expected.span<int64_t>();
+        EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin()));
     }
 }
 

@@ -6,11 +6,12 @@
 #include <fmt/format.h>
 #include <utf8proc.h>
 
+#include "io/tokenizer.hpp"
+
 namespace ttlm::engram {
 
 namespace {
 
-constexpr char32_t kReplacementCharacter = 0xFFFD;
 constexpr char32_t kSentinel = 0xE000;
 constexpr std::string_view kReplacementUtf8 = "\xEF\xBF\xBD";
 
@@ -98,6 +99,22 @@ CompressedTokenizer CompressedTokenizer::from_token_strings(std::span<const Toke
     }
     const auto num_new_ids = static_cast<int64_t>(key_to_new_id.size());
     return CompressedTokenizer(std::move(lookup), num_new_ids);
+}
+
+CompressedTokenizer::CompressedTokenizer(const io::Tokenizer& tokenizer) {
+    std::vector<TokenStrings> tokens(static_cast<size_t>(tokenizer.size()));
+    for (int64_t id = 0; id < tokenizer.size(); ++id) {
+        TokenStrings& token = tokens[static_cast<size_t>(id)];
+        const int64_t ids[] = {id};
+        try {
+            token.decoded = tokenizer.decode(ids, /*skip_special_tokens=*/false);
+        } catch (const std::out_of_range&) {
+            // An id with no token: HF's decode skips it and gives "", so does the reference.
+            continue;
+        }
+        if (token.decoded.find(kReplacementUtf8) != std::string::npos) token.raw = tokenizer.id_to_token(id);
+    }
+    *this = from_token_strings(tokens);
 }
 
 CompressedTokenizer CompressedTokenizer::from_lookup_table(std::vector<int64_t> lookup_table) {
