@@ -1,6 +1,7 @@
 // N-gram hashing against the goldens of scripts/reference/engram_reference.py (numpy + sympy, the
 // reference's own algorithm): multipliers, primes, offsets, and the hash ids of every golden case.
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
@@ -9,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "io/npy.hpp"
+#include "io/tokenizer.hpp"
+#include "models/engram/compressed_tokenizer.hpp"
 #include "models/engram/ngram_hash.hpp"
 
 namespace {
@@ -123,6 +126,39 @@ TEST(NgramHash, HashIdsOfEveryGoldenCase) {
                 const auto got = hashes.span<int64_t>();
                 EXPECT_EQ(std::vector<int64_t>(got.begin(), got.end()), flatten(expected));
             }
+        }
+    }
+}
+
+// Text to hash ids with ttlm alone (tokenizer, compressed tokenizer, hashing) equals the reference
+// pipeline (transformers.js ids, the Python compressed tokenizer and hashing), padding included.
+TEST(NgramHash, TextToHashIdsEndToEnd) {
+    const std::string tokenizer_dir = TTLM_SOURCE_DIR "/.cache/tokenizers/deepseek_v3";
+    if (!std::filesystem::exists(tokenizer_dir + "/tokenizer.json"))
+        GTEST_SKIP() << "DeepSeek-V3 tokenizer files absent (run scripts/fetch-tokenizer.sh)";
+    const auto tokenizer = ttlm::io::Tokenizer::from_file(tokenizer_dir);
+    const ttlm::engram::CompressedTokenizer compressed(tokenizer);
+    const EngramConfig config;
+    const NgramHashMapping mapping(config, compressed);
+    for (const auto& c : load_golden("hash_default/cases.json")) {
+        SCOPED_TRACE(c.at("name").get<std::string>());
+        const auto texts = c.at("texts").get<std::vector<std::string>>();
+        const auto length = static_cast<int64_t>(c.at("input_ids").at(0).size());
+        // One row per text, BOS first (tokenizer_config.json), right-padded with the original pad id.
+        ttl::Tensor ids = ttl::Tensor::empty({static_cast<int64_t>(texts.size()), length}, ttl::DType::I64);
+        for (size_t row = 0; row < texts.size(); ++row) {
+            std::vector<int64_t> encoded = tokenizer.encode(texts[row]);
+            ASSERT_LE(static_cast<int64_t>(encoded.size()), length);
+            encoded.resize(static_cast<size_t>(length), config.pad_id);
+            std::copy(encoded.begin(), encoded.end(), ids.data<int64_t>() + row * length);
+        }
+        const ttl::Tensor compressed_ids = compressed.compress(ids);
+        EXPECT_EQ(flatten(c.at("compressed_ids")),
+                  std::vector<int64_t>(compressed_ids.span<int64_t>().begin(), compressed_ids.span<int64_t>().end()));
+        for (const auto& [layer, expected] : c.at("hash_ids").items()) {
+            const ttl::Tensor hashes = mapping.hash_ids(compressed_ids, std::stoi(layer));
+            EXPECT_EQ(std::vector<int64_t>(hashes.span<int64_t>().begin(), hashes.span<int64_t>().end()), flatten(expected))
+                << "layer " << layer;
         }
     }
 }
