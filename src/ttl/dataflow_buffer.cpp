@@ -88,7 +88,7 @@ void poison(DfbState& d, int slot) {
 
 }  // namespace
 
-Block DataflowBuffer::reserve(std::source_location loc) {
+Block DataflowBuffer::reserve_slow(std::source_location loc) {
     DfbState& d = state();
     Task& t = *current_task();
     t.last_call = loc;
@@ -123,7 +123,7 @@ Block DataflowBuffer::reserve(std::source_location loc) {
     return Block(&d, slot, true, loc);
 }
 
-Block DataflowBuffer::wait(std::source_location loc) {
+Block DataflowBuffer::wait_slow(std::source_location loc) {
     DfbState& d = state();
     Task& t = *current_task();
     t.last_call = loc;
@@ -167,9 +167,6 @@ Block DataflowBuffer::wait(std::source_location loc) {
     return Block(&d, slot, false, loc);
 }
 
-Block::Block(DfbState* dfb, int slot, bool reserved, std::source_location loc)
-    : dfb_(dfb), slot_(slot), reserved_(reserved), acquired_at_(loc) {}
-
 Block::Block(Block&& o) noexcept
     : dfb_(o.dfb_), slot_(o.slot_), reserved_(o.reserved_), released_(o.released_), written_(o.written_),
       acquired_at_(o.acquired_at_) {
@@ -177,8 +174,7 @@ Block::Block(Block&& o) noexcept
     o.dfb_ = nullptr;
 }
 
-Block::~Block() {
-    if (released_ || !dfb_) return;
+void Block::release_at_scope_end() {
     // Unwinding after an error: leave the ring alone (and keep the first error the one reported).
     const OperationState& op = *dfb_->node->op;
     if (op.abort.load(std::memory_order_relaxed) || (op.validating() && std::uncaught_exceptions() > 0)) return;
@@ -191,18 +187,8 @@ Block::~Block() {
 
 void Block::release(bool push, std::source_location loc) {
     DfbState& d = *dfb_;
-    if (!d.node->op->validating() && !released_ && push == reserved_) {  // fast mode: the ring only
-        released_ = true;
-        if (push) {
-            d.reserved--;
-            if (++d.visible > d.peak) d.peak = d.visible;
-            d.pushes++;
-        } else {
-            d.waited--;
-            d.visible--;
-            d.head = d.head + 1 == d.capacity ? 0 : d.head + 1;
-            d.pops++;
-        }
+    if (!d.validating && !released_ && push == reserved_) {
+        release_fast();
         return;
     }
     Task* t = current_task();

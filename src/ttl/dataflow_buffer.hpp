@@ -13,6 +13,7 @@
 #include <source_location>
 #include <string>
 
+#include "ttl/detail/ring.hpp"
 #include "ttl/dtype.hpp"
 #include "ttl/tensor.hpp"
 
@@ -20,24 +21,19 @@ namespace ttl {
 
 class Operation;
 class BlockExpr;
-namespace detail {
-struct DfbState;
-struct OperationState;
-}  // namespace detail
-
-// A block shape in tiles (rows, cols).
-struct TileShape {
-    int rows = 1, cols = 1;
-    int tiles() const { return rows * cols; }
-    bool operator==(const TileShape&) const = default;
-};
 
 class Block {
    public:
     Block(Block&& other) noexcept;
     Block& operator=(Block&&) = delete;
     Block(const Block&) = delete;
-    ~Block();
+    ~Block() {
+        if (released_ || !dfb_) return;
+        if (!dfb_->validating && !dfb_->aborting->load(std::memory_order_relaxed))
+            release_fast();
+        else
+            release_at_scope_end();
+    }
 
     // Release explicitly (a reserved block is pushed, a waited block popped).
     void push(std::source_location loc = std::source_location::current());
@@ -63,8 +59,25 @@ class Block {
 
    private:
     friend class DataflowBuffer;
-    Block(detail::DfbState* dfb, int slot, bool reserved, std::source_location loc);
+    Block(detail::DfbState* dfb, int slot, bool reserved, std::source_location loc)
+        : dfb_(dfb), slot_(slot), reserved_(reserved), acquired_at_(loc) {}
     void release(bool push, std::source_location loc);
+    void release_at_scope_end();
+    // Fast mode: the ring's counters only.
+    void release_fast() {
+        detail::DfbState& d = *dfb_;
+        released_ = true;
+        if (reserved_) {
+            d.reserved--;
+            if (++d.visible > d.peak) d.peak = d.visible;
+            d.pushes++;
+        } else {
+            d.waited--;
+            d.visible--;
+            d.head = d.head + 1 == d.capacity ? 0 : d.head + 1;
+            d.pops++;
+        }
+    }
 
     detail::DfbState* dfb_ = nullptr;
     int slot_ = -1;
@@ -78,9 +91,22 @@ class DataflowBuffer {
    public:
     DataflowBuffer() = default;
     // Producer side: blocks until a block is free.
-    Block reserve(std::source_location loc = std::source_location::current());
+    Block reserve(std::source_location loc = std::source_location::current()) {
+        if (detail::DfbState* d = fast_ring(); d && d->reserved == 0 && d->free_blocks() > 0) {
+            int slot = d->head + d->visible;
+            d->reserved = 1;
+            return Block(d, slot >= d->capacity ? slot - d->capacity : slot, true, loc);
+        }
+        return reserve_slow(loc);
+    }
     // Consumer side: blocks until a block has been pushed.
-    Block wait(std::source_location loc = std::source_location::current());
+    Block wait(std::source_location loc = std::source_location::current()) {
+        if (detail::DfbState* d = fast_ring(); d && d->waited == 0 && d->visible > 0) {
+            d->waited = 1;
+            return Block(d, d->head, false, loc);
+        }
+        return wait_slow(loc);
+    }
 
     const std::string& name() const;
     TileShape shape() const;
@@ -88,6 +114,14 @@ class DataflowBuffer {
     DType dtype() const;
 
    private:
+    Block reserve_slow(std::source_location loc);
+    Block wait_slow(std::source_location loc);
+    // The running node's ring of this buffer, when the fast path applies.
+    detail::DfbState* fast_ring() const {
+        if (detail::t_current_op != op_) return nullptr;
+        detail::DfbState* d = detail::t_current_dfbs + index_;
+        return d->validating ? nullptr : d;
+    }
     friend DataflowBuffer make_dataflow_buffer_like(Operation&, const Tensor&, TileShape, int, std::string,
                                                     std::optional<DType>, std::source_location);
     DataflowBuffer(detail::OperationState* op, int index) : op_(op), index_(index) {}

@@ -12,6 +12,13 @@ namespace ttl {
 inline constexpr int kTileDim = 32;
 inline constexpr int kTileElems = kTileDim * kTileDim;
 
+// A block shape in tiles (rows, cols).
+struct TileShape {
+    int rows = 1, cols = 1;
+    int tiles() const { return rows * cols; }
+    bool operator==(const TileShape&) const = default;
+};
+
 enum class DType : uint8_t { F32, BF16, I32, I64 };
 
 constexpr size_t dtype_size(DType t) {

@@ -76,6 +76,8 @@ std::string RunReport::to_string() const {
 namespace detail {
 
 thread_local Task* t_current_task = nullptr;
+thread_local const OperationState* t_current_op = nullptr;
+thread_local DfbState* t_current_dfbs = nullptr;
 
 namespace {
 
@@ -240,8 +242,12 @@ bool task_ready(const Task& t) { return !t.finished && (!t.blocked.ready || t.bl
 
 void resume(Task& t) {
     t_current_task = &t;
+    t_current_op = t.node->op;
+    t_current_dfbs = t.node->dfbs.data();
     t.fiber = std::move(t.fiber).resume();
     t_current_task = nullptr;
+    t_current_op = nullptr;
+    t_current_dfbs = nullptr;
 }
 
 void check_node_end(OperationState& op, NodeState& node) {
@@ -267,6 +273,9 @@ void admit(OperationState& op, NodeState& node, int worker) {
         d.spec = op.dfbs[i].get();
         d.index = static_cast<int>(i);
         d.node = &node;
+        d.op = &op;
+        d.validating = op.validating();
+        d.aborting = &op.abort;
         d.base = p;
         d.capacity = d.spec->block_count;
         if (op.validating()) d.slots.assign(static_cast<size_t>(d.capacity), SlotState{});

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ttl/copy.hpp"
+#include "ttl/detail/ring.hpp"
 #include "ttl/dataflow_buffer.hpp"
 #include "ttl/operation.hpp"
 #include "ttl/pipe.hpp"
@@ -23,59 +24,6 @@ namespace ttl::detail {
 
 enum class KernelKind : uint8_t { Reader = 0, Compute = 1, Writer = 2 };
 const char* kernel_name(KernelKind kind);
-
-// The chip's block states (TT-Lang spec, "Block states"): what may happen next to a block.
-enum class BlockState : uint8_t {
-    MustWrite,    // fresh reserve: garbage until written
-    MustRead,     // holds data nobody has read yet
-    ReadWrite,    // read at least once
-    CopyWriting,  // an async copy is writing it (NAW)
-    CopyReading,  // async copies are reading it (ROR)
-    Free,         // not acquired
-};
-const char* block_state_name(BlockState s);
-
-struct DfbSpec {
-    std::string name;
-    TileShape shape;
-    int block_count = 2;
-    DType dtype = DType::F32;
-    size_t block_bytes = 0;
-    std::source_location where;
-};
-
-struct NodeState;
-struct Task;
-struct OperationState;
-
-struct SlotState {
-    BlockState state = BlockState::Free;
-    int pending_reads = 0;
-    bool ever_read = false;
-    uint32_t generation = 0;       // bumped at every acquire: views of an older acquisition are stale
-    std::source_location copy_at;  // the copy in flight, for messages
-};
-
-struct DfbState {
-    const DfbSpec* spec = nullptr;
-    int index = 0;
-    NodeState* node = nullptr;
-    char* base = nullptr;  // block_count * block_bytes
-    int capacity = 0;
-    int head = 0;      // oldest filled block
-    int visible = 0;   // pushed, not yet popped
-    int reserved = 0;  // reserved, not yet pushed
-    int waited = 0;    // waited, not yet popped
-    // statistics
-    int64_t pushes = 0, pops = 0, reserve_stalls = 0, wait_stalls = 0;
-    int peak = 0;
-    // validate mode
-    std::vector<SlotState> slots;
-    int producer = -1, consumer = -1;  // KernelKind of the single producer / consumer
-
-    char* slot_data(int slot) const { return base + static_cast<size_t>(slot) * spec->block_bytes; }
-    int free_blocks() const { return capacity - visible - reserved; }
-};
 
 // Why a kernel fiber is suspended, and how to tell when it can go on. Both functions take
 // `arg`; describe() runs only when a deadlock report needs it.
