@@ -169,6 +169,7 @@ struct Tokenizer::Impl {
     void load_added_tokens(const JsonField& list);
     void load_config(const JsonField& config);
     void build_id_table();
+    void check_special_ids() const;
 
     struct Segment {
         Piece piece;
@@ -321,6 +322,18 @@ void Tokenizer::Impl::build_id_table() {
     }
 }
 
+// HF would emit a post-processor id that names no token and drop it when decoding; refuse it.
+void Tokenizer::Impl::check_special_ids() const {
+    if (!post_processor) return;
+    std::vector<int64_t> ids;
+    post_processor->add_special_tokens(ids);
+    for (const int64_t id : ids) {
+        if (!has_token(id)) {
+            throw_format_error(source + ": post_processor: special token id " + std::to_string(id) + " names no token");
+        }
+    }
+}
+
 void Tokenizer::Impl::split_on_added(Piece piece, const TokenTrie& trie, std::vector<Segment>& out) const {
     const std::string_view text = piece.text;
     const auto push_text = [&](size_t begin, size_t end) {
@@ -426,6 +439,7 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
         impl->load_config(JsonField(config, config_name.string(), ""));
     }
     impl->build_id_table();
+    impl->check_special_ids();
     return Tokenizer(std::move(impl));
 }
 

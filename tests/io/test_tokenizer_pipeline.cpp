@@ -404,6 +404,8 @@ TEST(TokenizerErrors, TokenizerJsonNamesTheFieldAtFault) {
                    "pre_tokenizer.pattern.Regex: invalid regular expression \"(a\"");
     EXPECT_MESSAGE(with("post_processor", {{"type", "TemplateProcessing"}, {"single", json::array()}, {"special_tokens", json::object()}}),
                    "post_processor.single: expected a template containing the sequence $A");
+    EXPECT_EQ(with("post_processor", {{"type", "RobertaProcessing"}, {"sep", {"</s>", 2}}, {"cls", {"<s>", 99}}}),
+              "t/tokenizer.json: post_processor: special token id 99 names no token");
 }
 
 TEST(TokenizerErrors, ConfigNamesTheFieldAtFault) {
