@@ -1,0 +1,372 @@
+#include "models/md/pme.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <numbers>
+#include <stdexcept>
+
+#include <fmt/core.h>
+
+#include "runtime/thread_pool.hpp"
+
+namespace ttlm::md {
+namespace {
+
+// Orders below 5 leave self-force harmonics beyond the two that are subtracted; 7 is the end of the
+// error-estimate table.
+constexpr int kMinOrder = 5, kMaxOrder = 7;
+// The estimate is Deserno and Holm's for ik-differentiation; with analytic differentiation (and the
+// optimal influence function and self-force correction below) tests/md measures errors up to ~2.3x
+// the estimate, so the grid is chosen for the accuracy divided by this margin.
+constexpr double kAnalyticDifferentiationMargin = 3.0;
+
+// Deserno and Holm (1998), table I: the coefficients of the P3M aliasing sum for assignment orders 1..7.
+constexpr double kAliasingSum[8][7] = {
+    {},
+    {2.0 / 3.0},
+    {1.0 / 50.0, 5.0 / 294.0},
+    {1.0 / 588.0, 7.0 / 1440.0, 21.0 / 3872.0},
+    {1.0 / 4320.0, 3.0 / 1936.0, 7601.0 / 2271360.0, 143.0 / 28800.0},
+    {1.0 / 23232.0, 7601.0 / 13628160.0, 143.0 / 69120.0, 517231.0 / 106536960.0, 106640677.0 / 11737571328.0},
+    {691.0 / 68140800.0, 13.0 / 57600.0, 47021.0 / 35512320.0, 9694607.0 / 2095994880.0,
+     733191589.0 / 59609088000.0, 326190917.0 / 11700633600.0},
+    {1.0 / 345600.0, 3617.0 / 35512320.0, 745739.0 / 838397952.0, 56399353.0 / 12773376000.0,
+     25091609.0 / 1560084480.0, 1755948832039.0 / 36229939200000.0, 4887769399.0 / 37838389248.0},
+};
+
+// Cardinal B-spline values M_order(w + j) and derivatives M'_order(w + j), j = 0..order-1, for
+// w in [0, 1), by the recursion M_k(x) = (x M_{k-1}(x) + (k - x) M_{k-1}(x - 1)) / (k - 1).
+void bspline(double w, int order, double* values, double* derivatives) {
+    double m[kMaxOrder + 1] = {1.0};
+    for (int k = 2; k <= order; ++k) {
+        if (k == order && derivatives)
+            for (int j = 0; j < order; ++j) derivatives[j] = (j < k - 1 ? m[j] : 0.0) - (j > 0 ? m[j - 1] : 0.0);
+        for (int j = k - 1; j >= 0; --j) {
+            double upper = j < k - 1 ? m[j] : 0.0, lower = j > 0 ? m[j - 1] : 0.0;
+            m[j] = ((w + j) * upper + (k - w - j) * lower) / (k - 1);
+        }
+    }
+    for (int j = 0; j < order; ++j) values[j] = m[j];
+}
+
+// Per-axis sums over the aliases k + 2 pi m / h (|m| <= kAliases) of the B-spline's Fourier transform
+// U(k) = sinc(k h / 2)^order squared, times k^2, and times exp(-k^2 / 4 alpha^2), for every grid index.
+// Also, for the self-force harmonics j = 1, 2: sum_m U(k_{m+j}) U(k_m) (with U's sign, without its phase).
+constexpr int kSelfHarmonics = 2;
+struct AliasSums {
+    std::vector<double> u2, k2u2, gauss_u2;
+    std::array<std::vector<double>, kSelfHarmonics> shifted;
+};
+
+AliasSums alias_sums(int size, double length, int order, double alpha) {
+    constexpr int kAliases = 8;
+    AliasSums s;
+    s.u2.resize(size), s.k2u2.resize(size), s.gauss_u2.resize(size);
+    for (auto& v : s.shifted) v.resize(size);
+    auto transform = [&](int m0, int m) {  // U at k = 2 pi (m0 + m size) / length
+        double x = std::numbers::pi * (m0 + m * size) / size;
+        return std::pow(x == 0 ? 1.0 : std::sin(x) / x, order);
+    };
+    for (int i = 0; i < size; ++i) {
+        int m0 = i <= size / 2 ? i : i - size;
+        double u2 = 0, k2u2 = 0, gauss_u2 = 0;
+        for (int m = -kAliases; m <= kAliases; ++m) {
+            double k = 2 * std::numbers::pi * (m0 + m * size) / length;
+            double u = transform(m0, m) * transform(m0, m);
+            u2 += u;
+            k2u2 += k * k * u;
+            gauss_u2 += std::exp(-k * k / (4 * alpha * alpha)) * u;
+        }
+        s.u2[i] = u2, s.k2u2[i] = k2u2, s.gauss_u2[i] = gauss_u2;
+        for (int j = 1; j <= kSelfHarmonics; ++j) {
+            double sum = 0;
+            for (int m = -kAliases; m <= kAliases; ++m) sum += transform(m0, m + j) * transform(m0, m);
+            s.shifted[j - 1][i] = sum;
+        }
+    }
+    return s;
+}
+
+int next_fft_size(int n) {
+    while (!FftPlan::supported(n)) ++n;
+    return n;
+}
+
+}  // namespace
+
+std::string PmeGrid::describe() const {
+    return fmt::format("{}x{}x{}, order {}", size[0], size[1], size[2], order);
+}
+
+double pme_error_estimate(int size, double length, int order, double alpha, double atoms, double q2) {
+    const double h_alpha = length / size * alpha;
+    double sum = 0;
+    for (int m = 0; m < order; ++m) sum += kAliasingSum[order][m] * std::pow(h_alpha, 2 * m);
+    return q2 * std::pow(h_alpha, order) *
+           std::sqrt(alpha * length * std::sqrt(2 * std::numbers::pi) * sum / atoms) / (length * length);
+}
+
+PmeGrid choose_pme_grid(const Box& box, double alpha, double accuracy, std::span<const double> charges, int order) {
+    if (order != 0 && (order < kMinOrder || order > kMaxOrder))
+        throw std::invalid_argument(fmt::format("pme: order must be {}..{} (got {})", kMinOrder, kMaxOrder, order));
+    if (!(accuracy > 0 && std::isfinite(accuracy)))
+        throw std::invalid_argument(fmt::format("pme: accuracy must be > 0 (got {})", accuracy));
+    if (!(alpha > 0 && std::isfinite(alpha)))
+        throw std::invalid_argument(fmt::format("pme: alpha must be > 0 (got {})", alpha));
+    double q2 = 0;
+    for (double q : charges) q2 += q * q;
+    const double atoms = std::max<double>(1, static_cast<double>(charges.size()));
+    constexpr int kMaxSize = 2048;
+
+    PmeGrid best;
+    double best_cost = INFINITY;
+    for (int p = order ? order : 5; p <= (order ? order : 7); ++p) {
+        PmeGrid g;
+        g.order = p;
+        for (int d = 0; d < 3; ++d) {
+            int k = next_fft_size(std::max(2 * p, 8));
+            while (kAnalyticDifferentiationMargin * pme_error_estimate(k, box.length[d], p, alpha, atoms, q2) >
+                   accuracy) {
+                k = next_fft_size(k + 1);
+                if (k > kMaxSize)
+                    throw std::invalid_argument(fmt::format(
+                        "pme: accuracy {} needs a grid over {} points along an axis (alpha {} is too large for "
+                        "this box, or the accuracy too tight)",
+                        accuracy, kMaxSize, alpha));
+            }
+            g.size[d] = k;
+        }
+        // Work model: the FFTs (~ K^3 log K per transform) against spreading and interpolation (~ p^3 per atom).
+        double points = static_cast<double>(g.size[0]) * g.size[1] * g.size[2];
+        double cost = 2 * points * std::log2(points) + 4.0 * atoms * p * p * p;
+        if (cost < best_cost) best_cost = cost, best = g;
+    }
+    return best;
+}
+
+Pme::Pme(const Box& box, double alpha, const PmeGrid& grid)
+    : box_(box), alpha_(alpha), grid_(grid), fft_(grid.size[0], grid.size[1], grid.size[2]) {
+    if (grid.order < kMinOrder || grid.order > kMaxOrder)
+        throw std::invalid_argument(fmt::format("pme: order must be {}..{} (got {})", kMinOrder, kMaxOrder, grid.order));
+    for (int d = 0; d < 3; ++d)
+        if (grid.size[d] < grid.order)
+            throw std::invalid_argument(
+                fmt::format("pme: grid size {} is smaller than the order {}", grid.size[d], grid.order));
+    const int nx = grid.size[0], ny = grid.size[1], nz = grid.size[2], nzh = fft_.nz_half();
+    // The influence function that minimises the RMS force error for B-spline assignment with analytic
+    // differentiation (Hockney and Eastwood's optimal G; Ballenegger, Cerda and Holm, J. Chem. Theory
+    // Comput. 8, 936 (2012)): with U the assignment's Fourier transform, phi(k) = 4 pi / k^2
+    // exp(-k^2 / 4 alpha^2), and sums over the aliases k_m = k + 2 pi m / h,
+    //   G(k) = sum_m k_m^2 U^2(k_m) phi(k_m) / ([sum_m k_m^2 U^2(k_m)] [sum_m U^2(k_m)]).
+    // Every factor separates by axis (k_m^2 phi(k_m) is a Gaussian), so per-axis alias sums suffice.
+    // SPME's B-spline moduli are the no-aliasing limit of this G and give several times larger errors.
+    std::array<AliasSums, 3> sums = {alias_sums(nx, box.length.x, grid.order, alpha),
+                                     alias_sums(ny, box.length.y, grid.order, alpha),
+                                     alias_sums(nz, box.length.z, grid.order, alpha)};
+    influence_.assign(fft_.spectrum_size(), 0.0);
+    virial_factor_.assign(fft_.spectrum_size(), 0.0);
+    const double pi2_over_alpha2 = std::numbers::pi * std::numbers::pi / (alpha * alpha);
+    for (int x = 0; x < nx; ++x)
+        for (int y = 0; y < ny; ++y)
+            for (int z = 0; z < nzh; ++z) {
+                if (x == 0 && y == 0 && z == 0) continue;
+                double mx = (x <= nx / 2 ? x : x - nx) / box.length.x, my = (y <= ny / 2 ? y : y - ny) / box.length.y,
+                       mz = z / box.length.z;
+                double m2 = mx * mx + my * my + mz * mz;
+                const AliasSums &sx = sums[0], &sy = sums[1], &sz = sums[2];
+                double u2 = sx.u2[x] * sy.u2[y] * sz.u2[z];
+                double k2u2 = sx.k2u2[x] * sy.u2[y] * sz.u2[z] + sx.u2[x] * sy.k2u2[y] * sz.u2[z] +
+                              sx.u2[x] * sy.u2[y] * sz.k2u2[z];
+                double numerator = 4 * std::numbers::pi * sx.gauss_u2[x] * sy.gauss_u2[y] * sz.gauss_u2[z];
+                int64_t i = (int64_t{x} * ny + y) * nzh + z;
+                influence_[i] = numerator / (k2u2 * u2) / box.volume();
+                virial_factor_[i] = 1 - 2 * pi2_over_alpha2 * m2;
+            }
+    // Analytic differentiation lets a charge push itself through the mesh, by a force that depends on
+    // its position in its grid cell: for a charge q at grid coordinate u, the mesh energy has the terms
+    // q^2 sum_n C_n cos(2 pi n.u) with C_n = (-1)^{order |n|} sum_k G(k) sum_m U(k_{m+n}) U(k_m)
+    // (Ballenegger, Cerda and Holm 2012). The harmonics n = j e_d, j = 1, 2, carry nearly all of it;
+    // compute() subtracts them from energies and forces.
+    for (int d = 0; d < 3; ++d)
+        for (int j = 1; j <= kSelfHarmonics; ++j) {
+            double c = 0;
+            for (int x = 0; x < nx; ++x)
+                for (int y = 0; y < ny; ++y)
+                    for (int z = 0; z < nzh; ++z) {
+                        double alias[3] = {d == 0 ? sums[0].shifted[j - 1][x] : sums[0].u2[x],
+                                           d == 1 ? sums[1].shifted[j - 1][y] : sums[1].u2[y],
+                                           d == 2 ? sums[2].shifted[j - 1][z] : sums[2].u2[z]};
+                        double weight = (z == 0 || 2 * z == nz) ? 1.0 : 2.0;  // the half spectrum's mirror
+                        c += weight * influence_[(int64_t{x} * ny + y) * nzh + z] * alias[0] * alias[1] * alias[2];
+                    }
+            self_harmonics_[d][j - 1] = (grid.order * j) % 2 ? -c : c;
+        }
+    charge_grid_.assign(int64_t{nx} * ny * nz, 0.0);
+    spectrum_re_.assign(fft_.spectrum_size(), 0.0);
+    spectrum_im_.assign(fft_.spectrum_size(), 0.0);
+}
+
+void Pme::spread(std::span<const double> charges) {
+    const int p = grid_.order, nx = grid_.size[0], ny = grid_.size[1], nz = grid_.size[2];
+    std::fill(charge_grid_.begin(), charge_grid_.end(), 0.0);
+    auto spread_atom = [&](int64_t i) {
+        const auto& base = base_[i];
+        const double* wx = &weights_[(i * 3 + 0) * p];
+        const double* wy = &weights_[(i * 3 + 1) * p];
+        const double* wz = &weights_[(i * 3 + 2) * p];
+        for (int a = 0; a < p; ++a) {
+            int gx = base[0] + a >= nx ? base[0] + a - nx : base[0] + a;
+            double qa = charges[i] * wx[a];
+            for (int b = 0; b < p; ++b) {
+                int gy = base[1] + b >= ny ? base[1] + b - ny : base[1] + b;
+                double qab = qa * wy[b];
+                double* row = &charge_grid_[(int64_t{gx} * ny + gy) * nz];
+                if (base[2] + p <= nz) {
+                    double* cell = row + base[2];
+                    for (int c = 0; c < p; ++c) cell[c] += qab * wz[c];
+                } else {
+                    for (int c = 0; c < p; ++c) row[(base[2] + c) % nz] += qab * wz[c];
+                }
+            }
+        }
+    };
+    // Atoms whose base planes lie in chunks two apart write disjoint planes when every chunk is at least
+    // order - 1 planes wide: even chunks run in parallel, then odd ones. No locks, no private grids.
+    int chunks = 2 * runtime::num_threads();
+    while (chunks > 2 && nx / chunks < p - 1) chunks -= 2;
+    if (nx / chunks < p - 1) chunks = 1;
+    if (chunks == 1) {
+        for (int64_t i = 0; i < static_cast<int64_t>(base_.size()); ++i) spread_atom(i);
+        return;
+    }
+    for (int parity = 0; parity < 2; ++parity)
+        runtime::run_on_workers(chunks / 2, [&](int w) {
+            int c = 2 * w + parity;
+            int plane0 = nx * c / chunks, plane1 = nx * (c + 1) / chunks;
+            for (int32_t k = plane_start_[plane0]; k < plane_start_[plane1]; ++k) spread_atom(atoms_by_plane_[k]);
+        });
+}
+
+void Pme::interpolate(std::span<const double> charges, std::span<Vec3> forces) {
+    const int p = grid_.order, nx = grid_.size[0], ny = grid_.size[1], nz = grid_.size[2];
+    const double sx = nx / box_.length.x, sy = ny / box_.length.y, sz = nz / box_.length.z;
+    const double* phi = charge_grid_.data();
+    runtime::parallel_for(
+        static_cast<int64_t>(base_.size()),
+        [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                const auto& base = base_[i];
+                const double* wx = &weights_[(i * 3 + 0) * p];
+                const double* wy = &weights_[(i * 3 + 1) * p];
+                const double* wz = &weights_[(i * 3 + 2) * p];
+                const double* dx = &derivatives_[(i * 3 + 0) * p];
+                const double* dy = &derivatives_[(i * 3 + 1) * p];
+                const double* dz = &derivatives_[(i * 3 + 2) * p];
+                double fx = 0, fy = 0, fz = 0;
+                for (int a = 0; a < p; ++a) {
+                    int gx = base[0] + a >= nx ? base[0] + a - nx : base[0] + a;
+                    for (int b = 0; b < p; ++b) {
+                        int gy = base[1] + b >= ny ? base[1] + b - ny : base[1] + b;
+                        const double* row = phi + (int64_t{gx} * ny + gy) * nz;
+                        double s_w = 0, s_d = 0;
+                        for (int c = 0; c < p; ++c) {
+                            double v = row[base[2] + c >= nz ? base[2] + c - nz : base[2] + c];
+                            s_w += wz[c] * v;
+                            s_d += dz[c] * v;
+                        }
+                        fx += dx[a] * wy[b] * s_w;
+                        fy += wx[a] * dy[b] * s_w;
+                        fz += wx[a] * wy[b] * s_d;
+                    }
+                }
+                // Less the self force q^2 2 pi (size / length) sum_j j C_j sin(2 pi j u).
+                Vec3 self;
+                for (int d = 0; d < 3; ++d)
+                    for (int j = 1; j <= 2; ++j)
+                        self[d] += j * self_harmonics_[d][j - 1] * std::sin(2 * std::numbers::pi * j * grid_coords_[i][d]);
+                self = Vec3{self.x * sx, self.y * sy, self.z * sz} * (2 * std::numbers::pi * charges[i] * charges[i]);
+                forces[i] -= Vec3{fx * sx, fy * sy, fz * sz} * charges[i] + self;
+            }
+        },
+        64);
+}
+
+KSpaceSums Pme::compute(std::span<const Vec3> positions, std::span<const double> charges, std::span<Vec3> forces) {
+    const int64_t n = static_cast<int64_t>(positions.size());
+    const int p = grid_.order, nx = grid_.size[0];
+    KSpaceSums sums;
+    sums.energy = ewald_self_energy(alpha_, charges, box_.volume());
+
+    // B-spline weights, stored in increasing grid index: point base + a gets M(w + p - 1 - a).
+    base_.resize(n);
+    grid_coords_.resize(n);
+    weights_.resize(n * 3 * p);
+    derivatives_.resize(n * 3 * p);
+    runtime::parallel_for(
+        n,
+        [&](int64_t begin, int64_t end) {
+            double values[kMaxOrder], slopes[kMaxOrder];
+            for (int64_t i = begin; i < end; ++i)
+                for (int d = 0; d < 3; ++d) {
+                    const int size = grid_.size[d];
+                    double u = (positions[i][d] - box_.lo[d]) / box_.length[d] * size;
+                    grid_coords_[i][d] = u;
+                    double floor_u = std::floor(u);
+                    int g = static_cast<int>(floor_u);
+                    bspline(u - floor_u, p, values, slopes);
+                    int start = ((g - p + 1) % size + size) % size;
+                    base_[i][d] = start;
+                    for (int a = 0; a < p; ++a) {
+                        weights_[(i * 3 + d) * p + a] = values[p - 1 - a];
+                        derivatives_[(i * 3 + d) * p + a] = slopes[p - 1 - a];
+                    }
+                }
+        },
+        256);
+    // Atoms by their first x plane, for the race-free parallel spreading.
+    plane_start_.assign(nx + 1, 0);
+    for (int64_t i = 0; i < n; ++i) ++plane_start_[base_[i][0] + 1];
+    for (int x = 0; x < nx; ++x) plane_start_[x + 1] += plane_start_[x];
+    atoms_by_plane_.resize(n);
+    {
+        std::vector<int32_t> fill(plane_start_.begin(), plane_start_.end() - 1);
+        for (int64_t i = 0; i < n; ++i) atoms_by_plane_[fill[base_[i][0]]++] = static_cast<int32_t>(i);
+    }
+
+    spread(charges);
+    fft_.forward(charge_grid_.data(), spectrum_re_.data(), spectrum_im_.data());
+
+    // E = 1/2 sum over all m of G(m) |S(m)|^2; the half spectrum stands for m and -m except where
+    // m_z = -m_z (z = 0 and, for even nz, z = nz / 2).
+    const int nz = grid_.size[2], nzh = fft_.nz_half();
+    const int64_t columns = fft_.spectrum_size() / nzh;
+    const int workers = static_cast<int>(std::clamp<int64_t>(columns / 64, 1, runtime::num_threads()));
+    std::vector<KSpaceSums> partial(workers);
+    runtime::run_on_workers(workers, [&](int w) {
+        double energy = 0, virial = 0;
+        for (int64_t col = columns * w / workers; col < columns * (w + 1) / workers; ++col)
+            for (int z = 0; z < nzh; ++z) {
+                int64_t i = col * nzh + z;
+                double weight = (z == 0 || 2 * z == nz) ? 0.5 : 1.0;
+                double e = weight * influence_[i] * (spectrum_re_[i] * spectrum_re_[i] + spectrum_im_[i] * spectrum_im_[i]);
+                energy += e;
+                virial += e * virial_factor_[i];
+                spectrum_re_[i] *= influence_[i];
+                spectrum_im_[i] *= influence_[i];
+            }
+        partial[w] = {energy, virial};
+    });
+    for (const KSpaceSums& s : partial) sums.energy += s.energy, sums.virial += s.virial;
+
+    for (int64_t i = 0; i < n; ++i)
+        for (int d = 0; d < 3; ++d)
+            for (int j = 1; j <= 2; ++j)
+                sums.energy -= charges[i] * charges[i] * self_harmonics_[d][j - 1] *
+                               std::cos(2 * std::numbers::pi * j * grid_coords_[i][d]);
+    fft_.backward(spectrum_re_.data(), spectrum_im_.data(), charge_grid_.data());  // now the potential
+    interpolate(charges, forces);
+    return sums;
+}
+
+}  // namespace ttlm::md
