@@ -11,8 +11,11 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -150,6 +153,38 @@ TEST(TokenizerDeepSeekV3, ConcurrentEncodesAgree) {
     }
     for (auto& thread : threads) thread.join();
     for (int t = 0; t < 4; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+}
+
+// The budget of the brief: loading well under 1 s, encoding English at 1 MB/s or more. Asserted with
+// a wide margin (the suite shares two cores); the figures are printed for BENCHMARKS.md.
+TEST(TokenizerDeepSeekV3, LoadsAndEncodesFastEnough) {
+#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
+    GTEST_SKIP() << "timings mean nothing in a debug or sanitizer build";
+#endif
+    REQUIRE_DEEPSEEK();
+    std::string text;
+    const std::filesystem::path licenses = "/usr/share/common-licenses";  // Debian's base-files
+    if (std::filesystem::is_directory(licenses)) {
+        for (const auto& entry : std::filesystem::directory_iterator(licenses)) {
+            if (!entry.is_regular_file() || entry.is_symlink()) continue;
+            std::ifstream in(entry.path());
+            text.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        }
+    }
+    if (text.size() < 100000) GTEST_SKIP() << "no English text in " << licenses;
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    const Tokenizer fresh = Tokenizer::from_file(kTokenizerDir);  // its word cache is empty
+    const auto loaded = Clock::now();
+    const auto ids = fresh.encode(text, false);
+    const auto encoded = Clock::now();
+    const double load_s = std::chrono::duration<double>(loaded - start).count();
+    const double mb_per_s = text.size() / 1e6 / std::chrono::duration<double>(encoded - loaded).count();
+    std::cout << "load " << load_s * 1e3 << " ms; encode " << text.size() << " bytes -> " << ids.size() << " ids at "
+              << mb_per_s << " MB/s (cold word cache)\n";
+    EXPECT_LT(load_s, 3.0);
+    EXPECT_GT(mb_per_s, 1.0);
+    EXPECT_EQ(fresh.decode(ids), text);
 }
 
 TEST(TokenizerFiles, MissingFilesAreSystemErrorsNamingThePath) {
