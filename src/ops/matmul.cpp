@@ -1,9 +1,9 @@
 #include "ops/matmul.hpp"
 
 #include <omp.h>
-#include <pthread.h>
-#include <sched.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <list>
@@ -26,39 +26,15 @@ using ttl::Tensor;
 
 namespace {
 
-// The CPUs this process may use, read before anything pins the main thread: the runtime pins the
-// calling thread to one CPU when it starts its workers, and threads inherit their creator's mask.
-const std::vector<int> g_process_cpus = [] {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    std::vector<int> cpus;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0)
-        for (int c = 0; c < CPU_SETSIZE; ++c)
-            if (CPU_ISSET(c, &set)) cpus.push_back(c);
-    return cpus;
-}();
-
-// Sets OpenMP's thread count (what oneDNN uses) to the runtime's, per calling thread, and returns it.
-// OpenMP creates its threads from the (pinned) calling thread, so they would all share its CPU: each
-// is pinned to its own CPU, as the runtime's workers are.
-int sync_onednn_threads() {
-    // A runtime worker is already one of the runtime's threads: oneDNN must not fan out below it.
-    const int threads = runtime::in_parallel_region() ? 1 : runtime::num_threads();
-    thread_local int applied = 0;  // OpenMP's setting is per thread
-    if (threads != applied) {
-        omp_set_num_threads(threads);
-        if (threads > 1 && !g_process_cpus.empty()) {
-#pragma omp parallel num_threads(threads)
-            {
-                cpu_set_t set;
-                CPU_ZERO(&set);
-                CPU_SET(g_process_cpus[omp_get_thread_num() % g_process_cpus.size()], &set);
-                pthread_setaffinity_np(pthread_self(), sizeof(set), &set);  // best effort: failure costs speed only
-            }
-        }
-        applied = threads;
-    }
-    return threads;
+// oneDNN runs on OpenMP here. Its threads would spin for milliseconds after every call, competing with
+// the runtime's workers for the same cores (a SiLU right after a linear ran 40% slower), so oneDNN runs
+// single-threaded on the runtime's pinned workers instead, each computing its part of the product.
+void use_one_onednn_thread() {
+    thread_local const bool applied = [] {  // OpenMP's thread count is per calling thread
+        omp_set_num_threads(1);
+        return true;
+    }();
+    (void)applied;
 }
 
 dnnl::engine& cpu_engine() {
@@ -72,13 +48,14 @@ dnnl::memory::data_type onednn_type(DType t) {
 
 // One matrix product as oneDNN sees it: dst[batch, m, n] = src[batch, m, k] @ weights[batch, k, n]
 // (+ bias[n]); weights are either [k, n] row-major or, for nn.Linear, [n, k] read transposed.
+// A worker's part may be a band of columns of a wider product: `row_length` is then the full width of
+// dst (and of row-major weights), which are read and written with that row stride.
 struct MatmulKey {
-    int64_t batch, m, n, k;
+    int64_t batch, m, n, k, row_length;
     bool weights_transposed;
     DType src, weights, dst;
     bool has_bias;
     DType bias;
-    int threads;  // oneDNN fixes a primitive's thread partition when it is created
 
     bool operator==(const MatmulKey&) const = default;
 };
@@ -87,11 +64,10 @@ struct MatmulKeyHash {
     size_t operator()(const MatmulKey& key) const {
         size_t h = 0;
         auto mix = [&h](uint64_t v) { h ^= std::hash<uint64_t>()(v) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); };
-        for (int64_t v : {key.batch, key.m, key.n, key.k}) mix(static_cast<uint64_t>(v));
+        for (int64_t v : {key.batch, key.m, key.n, key.k, key.row_length}) mix(static_cast<uint64_t>(v));
         mix(static_cast<uint64_t>(key.weights_transposed) | static_cast<uint64_t>(key.src) << 1 |
             static_cast<uint64_t>(key.weights) << 9 | static_cast<uint64_t>(key.dst) << 17 |
             static_cast<uint64_t>(key.has_bias) << 25 | static_cast<uint64_t>(key.bias) << 26);
-        mix(static_cast<uint64_t>(key.threads));
         return h;
     }
 };
@@ -103,21 +79,18 @@ struct MatmulPrimitive {
 
 MatmulPrimitive create_primitive(const MatmulKey& key) {
     using dims = dnnl::memory::dims;
-    const bool batched = key.batch > 1;
-    auto desc = [&](int64_t rows, int64_t cols, DType t, bool transposed) {
-        const dims shape = batched ? dims{key.batch, rows, cols} : dims{rows, cols};
-        const dims strides = transposed ? (batched ? dims{rows * cols, 1, rows} : dims{1, rows})
-                                        : (batched ? dims{rows * cols, cols, 1} : dims{cols, 1});
-        return dnnl::memory::desc(shape, onednn_type(t), strides);
+    const bool batched = key.batch > 1;  // a batched product is never split by columns: row_length == n
+    auto desc = [&](int64_t rows, int64_t cols, DType t, dims strides) {
+        if (batched) strides.insert(strides.begin(), rows * cols);
+        return dnnl::memory::desc(batched ? dims{key.batch, rows, cols} : dims{rows, cols}, onednn_type(t), strides);
     };
     MatmulPrimitive p;
-    p.src = desc(key.m, key.k, key.src, false);
-    p.weights = desc(key.k, key.n, key.weights, key.weights_transposed);
-    p.dst = desc(key.m, key.n, key.dst, false);
-    if (key.has_bias) {
+    p.src = desc(key.m, key.k, key.src, {key.k, 1});
+    p.weights = desc(key.k, key.n, key.weights, key.weights_transposed ? dims{1, key.k} : dims{key.row_length, 1});
+    p.dst = desc(key.m, key.n, key.dst, {key.row_length, 1});
+    if (key.has_bias)  // one row, shared by every batch
         p.bias = dnnl::memory::desc(batched ? dims{1, 1, key.n} : dims{1, key.n}, onednn_type(key.bias),
                                     batched ? dims{key.n, key.n, 1} : dims{key.n, 1});
-    }
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // per-thread scratch: calls may run concurrently
     const dnnl::matmul::desc op = key.has_bias ? dnnl::matmul::desc(p.src, p.weights, p.bias, p.dst)
@@ -181,6 +154,7 @@ void* scratchpad(size_t bytes) {
 }
 
 void execute(const MatmulKey& key, const void* src, const void* weights, const void* bias, void* dst) {
+    use_one_onednn_thread();
     const auto p = primitive_cache().get(key);
     dnnl::engine& engine = cpu_engine();
     thread_local dnnl::stream stream(engine);
@@ -241,7 +215,17 @@ MatmulPlan plan_matmul(std::string_view op, const Tensor& a, const Tensor& b) {
              a.describe(), k, b.dim(-2));
     Shape out_shape(a.shape().begin(), a.shape().end() - 1);
     out_shape.push_back(n);
-    MatmulKey key{1, a.rows(), n, k, false, a.dtype(), b.dtype(), DType::F32, false, DType::F32, 0};
+    MatmulKey key{.batch = 1,
+                  .m = a.rows(),
+                  .n = n,
+                  .k = k,
+                  .row_length = n,
+                  .weights_transposed = false,
+                  .src = a.dtype(),
+                  .weights = b.dtype(),
+                  .dst = DType::F32,
+                  .has_bias = false,
+                  .bias = DType::F32};
     if (b.ndim() > 2) {
         const Shape a_batch(a.shape().begin(), a.shape().end() - 2), b_batch(b.shape().begin(), b.shape().end() - 2);
         if (a_batch != b_batch)
@@ -253,12 +237,66 @@ MatmulPlan plan_matmul(std::string_view op, const Tensor& a, const Tensor& b) {
     return {out_shape, key};
 }
 
+// How a product is shared among workers: by batch if it has several, else by whichever of rows and
+// columns is longer, which moves the least memory (each worker reads all of the other operand).
+enum class Split { Batch, Rows, Columns };
+
+struct Partition {
+    Split split;
+    int64_t extent;  // batches, rows or columns
+    int64_t align;   // columns go in whole cache lines of output
+    int parts;
+
+    // [begin, end) of part w.
+    std::pair<int64_t, int64_t> range(int w) const {
+        auto edge = [&](int i) { return i == parts ? extent : (extent * i / parts + align / 2) / align * align; };
+        return {edge(w), edge(w + 1)};
+    }
+};
+
+Partition partition(int64_t batch, int64_t m, int64_t n) {
+    const int threads = runtime::in_parallel_region() ? 1 : runtime::num_threads();
+    Partition p{Split::Batch, batch, 1, 1};
+    if (batch == 1) p = m > n ? Partition{Split::Rows, m, 1, 1} : Partition{Split::Columns, n, 16, 1};
+    p.parts = static_cast<int>(std::clamp<int64_t>((p.extent + p.align - 1) / p.align, 1, threads));
+    return p;
+}
+
 void run_product(Tensor& out, MatmulKey key, const Tensor& src, const Tensor& weights, const Tensor& bias) {
     if (out.numel() == 0) return;
     if (key.k == 0) return fill_empty_product(out, bias);
     key.dst = out.dtype();
-    key.threads = sync_onednn_threads();
-    execute(key, src.raw(), weights.raw(), bias.defined() ? bias.raw() : nullptr, out.raw());
+    const int64_t src_size = ttl::dtype_size(key.src), weights_size = ttl::dtype_size(key.weights),
+                  dst_size = ttl::dtype_size(key.dst), bias_size = ttl::dtype_size(key.bias);
+    const Partition p = partition(key.batch, key.m, key.n);
+    runtime::run_on_workers(p.parts, [&](int w) {
+        const auto [begin, end] = p.range(w);
+        MatmulKey part = key;
+        const char* a = static_cast<const char*>(src.raw());
+        const char* b = static_cast<const char*>(weights.raw());
+        const char* bias_data = bias.defined() ? static_cast<const char*>(bias.raw()) : nullptr;
+        char* c = static_cast<char*>(out.raw());
+        switch (p.split) {
+            case Split::Batch:
+                part.batch = end - begin;
+                a += begin * key.m * key.k * src_size;
+                b += begin * key.k * key.n * weights_size;
+                c += begin * key.m * key.n * dst_size;
+                break;
+            case Split::Rows:
+                part.m = end - begin;
+                a += begin * key.k * src_size;
+                c += begin * key.row_length * dst_size;
+                break;
+            case Split::Columns:
+                part.n = end - begin;
+                b += (key.weights_transposed ? begin * key.k : begin) * weights_size;
+                c += begin * dst_size;
+                if (bias_data) bias_data += begin * bias_size;
+                break;
+        }
+        if (part.batch > 0 && part.m > 0 && part.n > 0) execute(part, a, b, bias_data, c);
+    });
 }
 
 MatmulPlan plan_linear(std::string_view op, const Tensor& x, const Tensor& weight, const Tensor& bias) {
@@ -271,8 +309,17 @@ MatmulPlan plan_linear(std::string_view op, const Tensor& x, const Tensor& weigh
     if (weight.dim(1) != in_features)
         fail("{}: weight {} does not match input features {} of x {}", op, weight.describe(), in_features,
              x.describe());
-    MatmulKey key{1,          x.rows(), out_features, in_features, true, x.dtype(), weight.dtype(), DType::F32, false,
-                  DType::F32, 0};
+    MatmulKey key{.batch = 1,
+                  .m = x.rows(),
+                  .n = out_features,
+                  .k = in_features,
+                  .row_length = out_features,
+                  .weights_transposed = true,
+                  .src = x.dtype(),
+                  .weights = weight.dtype(),
+                  .dst = DType::F32,
+                  .has_bias = false,
+                  .bias = DType::F32};
     if (bias.defined()) {
         detail::check_dtype(op, "bias", bias, out_dtypes(x.dtype()));
         if (bias.shape() != Shape{out_features})
@@ -323,10 +370,21 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     if (ldb < std::max<int64_t>(1, b_cols)) fail("sgemm: ldb {} is smaller than B's row length {}", ldb, b_cols);
     if (ldc < std::max<int64_t>(1, N)) fail("sgemm: ldc {} is smaller than C's row length {}", ldc, N);
     if (M == 0 || N == 0) return;
-    sync_onednn_threads();
-    const dnnl_status_t status =
-        dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    if (status != dnnl_success) fail("sgemm: oneDNN returned status {}", static_cast<int>(status));
+    const Partition p = partition(1, M, N);
+    std::atomic<dnnl_status_t> status{dnnl_success};
+    runtime::run_on_workers(p.parts, [&](int w) {
+        use_one_onednn_thread();
+        const auto [begin, end] = p.range(w);
+        const bool rows = p.split == Split::Rows;
+        // Rows of C come from rows of op(A), columns of C from columns of op(B).
+        const float* a = rows ? A + (trans_a ? begin : begin * lda) : A;
+        const float* b = rows ? B : B + (trans_b ? begin * ldb : begin);
+        float* c = C + (rows ? begin * ldc : begin);
+        const dnnl_status_t s = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', rows ? end - begin : M,
+                                           rows ? N : end - begin, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (s != dnnl_success) status = s;
+    });
+    if (status != dnnl_success) fail("sgemm: oneDNN returned status {}", static_cast<int>(status.load()));
 }
 
 size_t matmul_cache_size() { return primitive_cache().size(); }

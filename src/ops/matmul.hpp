@@ -4,9 +4,9 @@
 // bf16). Mixed f32/bf16 operands are rejected, as in PyTorch. oneDNN primitives are created once per
 // shape, dtype and thread count and kept in a small cache, so repeated calls only execute.
 //
-// Threads: oneDNN runs on OpenMP here. Each call first sets OpenMP's thread count to
-// ttlm::runtime::num_threads() (1 when called from inside a runtime worker), so `--threads 1` means one
-// thread, and pins OpenMP's threads one per CPU the process may use.
+// Threads: the product is split by batch, rows or columns over ttlm::runtime's pinned workers, each
+// running oneDNN single-threaded (oneDNN's own OpenMP threads spin between calls and would compete
+// with the workers), so `--threads 1` means one thread.
 #pragma once
 
 #include <cstdint>
