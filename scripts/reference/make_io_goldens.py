@@ -23,8 +23,8 @@ import torch
 OUT = pathlib.Path(__file__).resolve().parents[2] / "tests" / "io" / "data"
 
 # Position in the Rust library's Dtype enum ("increasing alignment order"); only the order matters.
-RUST_DTYPE_ORDER = ["F4", "F6_E2M3", "F6_E3M2", "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16", "U16",
-                    "F16", "BF16", "I32", "U32", "F32", "C64", "F64", "I64", "U64"]
+RUST_DTYPE_ORDER = ["BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ",
+                    "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "C64", "F64", "I64", "U64"]
 
 
 def safetensors_bytes(tensors, metadata=None, pad_header=True):

@@ -60,8 +60,8 @@ class HeaderParser {
    public:
     struct Value {
         enum class Kind { String, Bool, Int, Tuple } kind;
-        std::string text;  // String
-        bool flag = false;  // Bool
+        std::string text;            // String
+        bool flag = false;           // Bool
         std::vector<int64_t> items;  // Int (one item), Tuple
     };
 
@@ -96,8 +96,8 @@ class HeaderParser {
     }
     char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
     void skip_space() {
-        while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-                                       text_[pos_] == '\r'))
+        while (pos_ < text_.size() &&
+               (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
             ++pos_;
     }
     void expect(char c) {
@@ -164,9 +164,10 @@ class HeaderParser {
             v.kind = Value::Kind::Int;
             v.items.push_back(parse_int());
         } else {
-            fail(fmt::format("the value of '{}' must be a string, True, False, an integer or a tuple of integers "
-                             "(lists, dicts and structured dtypes are not supported)",
-                             key));
+            fail(
+                fmt::format("the value of '{}' must be a string, True, False, an integer or a tuple of integers "
+                            "(lists, dicts and structured dtypes are not supported)",
+                            key));
         }
         return v;
     }
@@ -190,7 +191,9 @@ struct FileDescriptor {
     }
 };
 
-[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
+[[noreturn]] void throw_errno(const std::string& what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
 
 // Reads exactly `size` bytes at `offset`; the caller checked the file is long enough, so running
 // out means it shrank under us.
@@ -200,7 +203,8 @@ void read_exactly(int fd, const std::string& path, void* destination, size_t siz
         ssize_t n = ::pread(fd, out, size, static_cast<off_t>(offset));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw_errno(fmt::format("cannot read '{}'", path));
-        if (n == 0) throw FormatError(fmt::format("{}: data: the file ended early (was it truncated while reading?)", path));
+        if (n == 0)
+            throw FormatError(fmt::format("{}: data: the file ended early (was it truncated while reading?)", path));
         out += n;
         size -= static_cast<size_t>(n);
         offset += static_cast<size_t>(n);
@@ -210,17 +214,16 @@ void read_exactly(int fd, const std::string& path, void* destination, size_t siz
 Header read_header(int fd, const std::string& path, size_t file_size) {
     std::array<char, 12> preamble{};
     if (file_size < 10)
-        throw FormatError(fmt::format("{}: the file is {} bytes, too short for a .npy preamble (10 bytes)", path,
-                                      file_size));
+        throw FormatError(
+            fmt::format("{}: the file is {} bytes, too short for a .npy preamble (10 bytes)", path, file_size));
     read_exactly(fd, path, preamble.data(), std::min(file_size, preamble.size()), 0);
     if (std::string_view(preamble.data(), kMagic.size()) != kMagic)
         throw FormatError(fmt::format("{}: magic: not a .npy file (expected it to start with \\x93NUMPY)", path));
     const int major = static_cast<unsigned char>(preamble[6]);
     const int minor = static_cast<unsigned char>(preamble[7]);
     if (minor != 0 || major < 1 || major > 3)
-        throw FormatError(
-            fmt::format("{}: version: format version {}.{} is not supported (expected 1.0, 2.0 or 3.0)", path, major,
-                        minor));
+        throw FormatError(fmt::format("{}: version: format version {}.{} is not supported (expected 1.0, 2.0 or 3.0)",
+                                      path, major, minor));
 
     Header h;
     size_t header_size = 0;
@@ -274,21 +277,24 @@ Header read_header(int fd, const std::string& path, size_t file_size) {
             check_kind(Kind::Tuple, "a tuple of integers");
             shape = v.items;
         } else {
-            throw FormatError(fmt::format("{}: header: unexpected key '{}' (expected descr, fortran_order, shape)",
-                                          path, key));
+            throw FormatError(
+                fmt::format("{}: header: unexpected key '{}' (expected descr, fortran_order, shape)", path, key));
         }
     });
     if (!descr || !fortran_order || !shape)
         throw FormatError(fmt::format("{}: header: missing '{}' (expected descr, fortran_order and shape)", path,
-                                      !descr ? "descr" : !fortran_order ? "fortran_order" : "shape"));
+                                      !descr           ? "descr"
+                                      : !fortran_order ? "fortran_order"
+                                                       : "shape"));
 
     for (const Descr& d : kDescrs)
         if (d.name == *descr) h.descr = &d;
     if (!h.descr) {
         if (!descr->empty() && descr->front() == '>')
-            throw FormatError(fmt::format("{}: descr: '{}' is big-endian; only little-endian data is supported "
-                                          "(save it with array.astype('<{}'))",
-                                          path, *descr, descr->substr(1)));
+            throw FormatError(
+                fmt::format("{}: descr: '{}' is big-endian; only little-endian data is supported "
+                            "(save it with array.astype('<{}'))",
+                            path, *descr, descr->substr(1)));
         throw FormatError(fmt::format("{}: descr: dtype '{}' is not supported (expected '<f4', '<f8', '<i4' or '<i8')",
                                       path, *descr));
     }
@@ -297,9 +303,10 @@ Header read_header(int fd, const std::string& path, size_t file_size) {
         if (d < 0) throw FormatError(fmt::format("{}: shape: {} has a negative dimension", path, shape_repr(h.shape)));
     // Fortran order stores the transpose; with at most one dimension it is the same bytes.
     if (*fortran_order && h.shape.size() > 1)
-        throw FormatError(fmt::format("{}: fortran_order: True (column-major) is not supported; save a C-order "
-                                      "array (np.ascontiguousarray)",
-                                      path));
+        throw FormatError(
+            fmt::format("{}: fortran_order: True (column-major) is not supported; save a C-order "
+                        "array (np.ascontiguousarray)",
+                        path));
     return h;
 }
 
@@ -319,11 +326,11 @@ ttl::Tensor load_npy(const std::string& path) {
     for (int64_t d : h.shape) overflow = overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel);
     overflow = overflow || __builtin_mul_overflow(numel, h.descr->item_size, &data_size);
     if (overflow || data_size != file_size - h.data_offset)
-        throw FormatError(fmt::format("{}: data: shape {} of '{}' needs {} bytes after the {}-byte header, but the "
-                                      "file has {}",
-                                      path, shape_repr(h.shape), h.descr->name,
-                                      overflow ? "more" : std::to_string(data_size), h.data_offset,
-                                      file_size - h.data_offset));
+        throw FormatError(
+            fmt::format("{}: data: shape {} of '{}' needs {} bytes after the {}-byte header, but the "
+                        "file has {}",
+                        path, shape_repr(h.shape), h.descr->name, overflow ? "more" : std::to_string(data_size),
+                        h.data_offset, file_size - h.data_offset));
 
     ttl::Tensor out = ttl::Tensor::empty(h.shape, h.descr->dtype);
     if (h.descr->item_size == ttl::dtype_size(h.descr->dtype)) {
@@ -349,16 +356,18 @@ void save_npy(const std::string& path, const ttl::Tensor& tensor) {
         case ttl::DType::I32: descr = "<i4"; break;
         case ttl::DType::I64: descr = "<i8"; break;
         case ttl::DType::BF16:
-            throw std::invalid_argument(fmt::format("save_npy('{}'): .npy has no bfloat16 type; convert the tensor "
-                                                    "with to(ttl::DType::F32) first",
-                                                    path));
+            throw std::invalid_argument(
+                fmt::format("save_npy('{}'): .npy has no bfloat16 type; convert the tensor "
+                            "with to(ttl::DType::F32) first",
+                            path));
     }
     if (!tensor.defined()) throw std::invalid_argument(fmt::format("save_npy('{}'): the tensor has no data", path));
 
     // numpy.lib.format._write_array_header, byte for byte: sorted keys, spare room for the first
     // axis to grow, then _wrap_header's padding to a multiple of 64 (a full 64 when already aligned).
     const ttl::Shape& shape = tensor.shape();
-    std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape_repr(shape));
+    std::string header =
+        fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape_repr(shape));
     if (!shape.empty()) header.append(kGrowthAxisMaxDigits - std::to_string(shape[0]).size(), ' ');
     const size_t with_newline = header.size() + 1;
     size_t preamble_size = kMagic.size() + 2 + 2;  // version 1.0: u16 length

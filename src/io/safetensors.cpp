@@ -13,11 +13,11 @@
 #include <limits>
 #include <optional>
 #include <system_error>
+#include <tuple>
 #include <unordered_set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-
 #include <nlohmann/json.hpp>
 
 namespace ttlm::io {
@@ -40,11 +40,10 @@ struct FormatDType {
     int bits;
 };
 constexpr FormatDType kFormatDTypes[] = {
-    {"F4", 4},       {"F6_E2M3", 6},  {"F6_E3M2", 6},     {"BOOL", 8},        {"U8", 8},
-    {"I8", 8},       {"F8_E5M2", 8},  {"F8_E4M3", 8},     {"F8_E8M0", 8},     {"F8_E4M3FNUZ", 8},
-    {"F8_E5M2FNUZ", 8}, {"I16", 16},  {"U16", 16},        {"F16", 16},        {"BF16", 16},
-    {"I32", 32},     {"U32", 32},     {"F32", 32},        {"C64", 64},        {"F64", 64},
-    {"I64", 64},     {"U64", 64},
+    {"BOOL", 8},    {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6},     {"U8", 8},          {"I8", 8},
+    {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"I16", 16},
+    {"U16", 16},    {"F16", 16},    {"BF16", 16},   {"I32", 32},        {"U32", 32},        {"F32", 32},
+    {"C64", 64},    {"F64", 64},    {"I64", 64},    {"U64", 64},
 };
 
 const FormatDType* find_format_dtype(std::string_view name) {
@@ -101,7 +100,8 @@ json parse_header(const std::string& path, std::string_view text) {
             case json::parse_event_t::object_end: open_objects.pop_back(); break;
             case json::parse_event_t::key:
                 if (!open_objects.back().insert(parsed.get<std::string>()).second)
-                    throw FormatError(fmt::format("{}: header: key {} appears twice in one object", path, parsed.dump()));
+                    throw FormatError(fmt::format("{}: header: duplicate key ({}); keys must be unique in each object",
+                                                  path, describe(parsed)));
                 break;
             default: break;
         }
@@ -134,7 +134,7 @@ std::map<std::string, std::string> parse_metadata(const std::string& path, const
 // A JSON number that must be a non-negative integer no larger than `limit`; `what` names it in errors.
 uint64_t parse_count(const json& v, uint64_t limit, const std::string& what) {
     if (v.is_number_unsigned() && v.get<uint64_t>() <= limit) return v.get<uint64_t>();
-    const char* problem = v.is_number_unsigned() ? "is too large"
+    const char* problem = v.is_number_unsigned()  ? "is too large"
                           : v.is_number_integer() ? "is negative"
                           : v.is_number_float()   ? "is not an integer"
                                                   : "is not a number";
@@ -155,14 +155,15 @@ SafetensorsFile::Entry parse_entry(const std::string& path, const std::string& n
     SafetensorsFile::Entry e;
     e.name = name;
     const json& dtype = value.at("dtype");
-    if (!dtype.is_string()) throw FormatError(fmt::format("{} 'dtype' must be a string, got {}", where, describe(dtype)));
+    if (!dtype.is_string())
+        throw FormatError(fmt::format("{} 'dtype' must be a string, got {}", where, describe(dtype)));
     e.dtype = dtype.get<std::string>();
     const FormatDType* format_dtype = find_format_dtype(e.dtype);
     if (!format_dtype) {
         std::vector<std::string_view> known;
         for (const auto& d : kFormatDTypes) known.push_back(d.name);
-        throw FormatError(fmt::format("{} unknown dtype {}; expected one of {}", where, describe(dtype),
-                                      fmt::join(known, ", ")));
+        throw FormatError(
+            fmt::format("{} unknown dtype {}; expected one of {}", where, describe(dtype), fmt::join(known, ", ")));
     }
 
     const json& shape = value.at("shape");
@@ -180,8 +181,8 @@ SafetensorsFile::Entry parse_entry(const std::string& path, const std::string& n
     uint64_t bits = 0;
     overflow = overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(format_dtype->bits), &bits);
     if (overflow)
-        throw FormatError(fmt::format("{} shape {} of {} holds more bytes than any file", where, ttl::shape_str(e.shape),
-                                      e.dtype));
+        throw FormatError(
+            fmt::format("{} shape {} of {} holds more bytes than any file", where, ttl::shape_str(e.shape), e.dtype));
     if (bits % 8 != 0)
         throw FormatError(fmt::format("{} shape {} of {} is {} bits, not a whole number of bytes", where,
                                       ttl::shape_str(e.shape), e.dtype, bits));
@@ -220,16 +221,18 @@ void check_tiling(const std::string& path, const std::map<std::string, Safetenso
             throw FormatError(fmt::format("{}: tensor '{}': data_offsets [{}, {}] overlap tensor '{}' [{}, {}]", path,
                                           e->name, e->begin, e->end, previous->name, previous->begin, previous->end));
         if (e->begin > covered)
-            throw FormatError(fmt::format("{}: header: bytes [{}, {}) of the data section belong to no tensor "
-                                          "(tensor '{}' begins at {}); the format forbids holes",
-                                          path, covered, e->begin, e->name, e->begin));
+            throw FormatError(
+                fmt::format("{}: header: bytes [{}, {}) of the data section belong to no tensor "
+                            "(tensor '{}' begins at {}); the format forbids holes",
+                            path, covered, e->begin, e->name, e->begin));
         covered = e->end;
         previous = e;
     }
     if (covered != data_size)
-        throw FormatError(fmt::format("{}: header: the data section is {} bytes but its tensors end at byte {}; "
-                                      "expected them to cover it exactly",
-                                      path, data_size, covered));
+        throw FormatError(
+            fmt::format("{}: header: the data section is {} bytes but its tensors end at byte {}; "
+                        "expected them to cover it exactly",
+                        path, data_size, covered));
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -260,8 +263,7 @@ float half_bits_to_float(uint16_t h) {
 }
 
 // Converts `count` elements at `src` (any alignment) to f32 at `dst`.
-template <class Stored, class Convert>
-void widen(const std::byte* src, float* dst, size_t count, Convert convert) {
+template <class Stored, class Convert> void widen(const std::byte* src, float* dst, size_t count, Convert convert) {
     for (size_t i = 0; i < count; ++i) {
         Stored v;
         std::memcpy(&v, src + i * sizeof(Stored), sizeof(Stored));
@@ -276,7 +278,9 @@ struct FileDescriptor {
     }
 };
 
-[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
+[[noreturn]] void throw_errno(const std::string& what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
 
 }  // namespace
 
@@ -305,17 +309,15 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     uint64_t header_size = 0;
     std::memcpy(&header_size, bytes, 8);
     if (header_size > kMaxHeaderBytes)
-        throw FormatError(fmt::format("{}: header: length {} is over the format's limit of {} bytes", path,
-                                      header_size, kMaxHeaderBytes));
+        throw FormatError(fmt::format("{}: header: length {} is over the format's limit of {} bytes", path, header_size,
+                                      kMaxHeaderBytes));
     if (header_size > file_size - 8)
-        throw FormatError(fmt::format("{}: header: length {} runs past the end of the {}-byte file", path, header_size,
-                                      file_size));
+        throw FormatError(
+            fmt::format("{}: header: length {} runs past the end of the {}-byte file", path, header_size, file_size));
     const std::string_view text(reinterpret_cast<const char*>(bytes + 8), header_size);
     if (text.empty() || text.front() != '{')
         throw FormatError(fmt::format("{}: header: expected a JSON object starting with '{{'", path));
-    const json header = parse_header(path, text);
-    if (!header.is_object())
-        throw FormatError(fmt::format("{}: header: expected a JSON object, got {}", path, describe(header)));
+    const json header = parse_header(path, text);  // an object: it starts with '{' and parsed
 
     f.data_section_ = bytes + 8 + header_size;
     const size_t data_size = file_size - 8 - header_size;
@@ -357,7 +359,8 @@ const SafetensorsFile::Entry& SafetensorsFile::entry(std::string_view name) cons
     std::vector<std::string> quoted;
     for (const auto& [d, candidate] : close) quoted.push_back(fmt::format("'{}'", candidate));
     fail(name, fmt::format("no such tensor in the file ({} tensors; {})", entries_.size(),
-                           quoted.empty() ? "none has a similar name" : fmt::format("close names: {}", fmt::join(quoted, ", "))));
+                           quoted.empty() ? "none has a similar name"
+                                          : fmt::format("close names: {}", fmt::join(quoted, ", "))));
 }
 
 ttl::Tensor SafetensorsFile::tensor(std::string_view name) const {
@@ -428,7 +431,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     size_t offset = 0;
     for (const auto* item : ordered) {
         const auto& [name, t] = *item;
-        header[name] = {{"dtype", format_name(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + t.nbytes()}}};
+        header[name] = {
+            {"dtype", format_name(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + t.nbytes()}}};
         if (t.nbytes()) pieces.emplace_back(static_cast<const std::byte*>(t.raw()), t.nbytes());
         offset += t.nbytes();
     }
@@ -480,7 +484,8 @@ void write_file_atomically(const std::string& path, std::span<const std::span<co
     if (::rename(temporary.c_str(), path.c_str()) != 0) {
         const int error = errno;
         ::unlink(temporary.c_str());
-        throw std::system_error(error, std::generic_category(), fmt::format("cannot rename '{}' to '{}'", temporary, path));
+        throw std::system_error(error, std::generic_category(),
+                                fmt::format("cannot rename '{}' to '{}'", temporary, path));
     }
 }
 

@@ -24,7 +24,8 @@ const std::string& scratch_path() {
 
 void overwrite(const std::string& path, const uint8_t* data, size_t size) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 || ::pwrite(fd, data, size, 0) != static_cast<ssize_t>(size) || ::ftruncate(fd, static_cast<off_t>(size)) != 0)
+    if (fd < 0 || ::pwrite(fd, data, size, 0) != static_cast<ssize_t>(size) ||
+        ::ftruncate(fd, static_cast<off_t>(size)) != 0)
         std::abort();
     ::close(fd);
 }

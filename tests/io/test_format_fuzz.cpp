@@ -13,6 +13,7 @@
 #include <random>
 #include <typeinfo>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "io/npy.hpp"
@@ -24,7 +25,7 @@ using ttlm::io::FormatError;
 namespace {
 
 const fs::path kData = fs::path(TTLM_SOURCE_DIR) / "tests" / "io" / "data";
-constexpr int kIterationsPerFormat = 10000;
+constexpr int kIterationsPerFormat = 5000;
 
 std::string read_bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -68,7 +69,8 @@ class Mutator {
         static const std::string kInteresting = "{}[]\",:-019.eE \x00\xff\\'()TFL";
         switch (below(7)) {
             case 0:  // flip a few bits
-                for (size_t n = 1 + below(4); n > 0 && !b.empty(); --n) b[below(b.size())] ^= static_cast<char>(1 << below(8));
+                for (size_t n = 1 + below(4); n > 0 && !b.empty(); --n)
+                    b[below(b.size())] ^= static_cast<char>(1 << below(8));
                 break;
             case 1:  // truncate
                 b.resize(below(b.size() + 1));
@@ -114,10 +116,31 @@ class Mutator {
     std::string mutate_safetensors_header(const std::string& b) {
         const uint64_t n = read_u64(b, 0, 8);
         nlohmann::ordered_json header = nlohmann::ordered_json::parse(b.substr(8, n));
-        static const std::vector<nlohmann::ordered_json> kValues = {
-            -1, 0, 1, 3, 7, 1.5, "F32", "BF16", "F16", "F4", "I64", "nope", nullptr, true,
-            nlohmann::ordered_json::array(), nlohmann::ordered_json::object(), {0}, {0, 4}, {4, 0}, {0, 1, 2},
-            18446744073709551615ull, 9223372036854775807ll, {"x"}, {{"k", "v"}}, {{"k", 1}}};
+        static const std::vector<nlohmann::ordered_json> kValues = {-1,
+                                                                    0,
+                                                                    1,
+                                                                    3,
+                                                                    7,
+                                                                    1.5,
+                                                                    "F32",
+                                                                    "BF16",
+                                                                    "F16",
+                                                                    "F4",
+                                                                    "I64",
+                                                                    "nope",
+                                                                    nullptr,
+                                                                    true,
+                                                                    nlohmann::ordered_json::array(),
+                                                                    nlohmann::ordered_json::object(),
+                                                                    {0},
+                                                                    {0, 4},
+                                                                    {4, 0},
+                                                                    {0, 1, 2},
+                                                                    18446744073709551615ull,
+                                                                    9223372036854775807ll,
+                                                                    {"x"},
+                                                                    {{"k", "v"}},
+                                                                    {{"k", 1}}};
         std::vector<std::string> keys;
         for (const auto& [k, v] : header.items()) keys.push_back(k);
         if (keys.empty()) return b;
@@ -149,9 +172,18 @@ class Mutator {
 
     // Rewrites a piece of a .npy header dict with a token its parser must handle.
     std::string mutate_npy_header(std::string b) {
-        static const std::vector<std::string> kTokens = {
-            "True", "False", "(", ")", ",", "'<f8'", "'>f4'", "'|b1'", "-1", "99999999999999999999", "L", "'shape'",
-            "{", "}", "()", "(0,)", "(1, 2, 3)", "'", "\"", " ", "\n", "0", "None", "[('a', '<f4')]"};
+        static const std::vector<std::string> kTokens = {"True",      "False",
+                                                         "(",         ")",
+                                                         ",",         "'<f8'",
+                                                         "'>f4'",     "'|b1'",
+                                                         "-1",        "99999999999999999999",
+                                                         "L",         "'shape'",
+                                                         "{",         "}",
+                                                         "()",        "(0,)",
+                                                         "(1, 2, 3)", "'",
+                                                         "\"",        " ",
+                                                         "\n",        "0",
+                                                         "None",      "[('a', '<f4')]"};
         if (b.size() < 12) return b;
         const size_t begin = 10 + below(b.size() - 10);
         b.replace(begin, below(6), pick(kTokens));
@@ -181,10 +213,12 @@ class FormatFuzz : public ::testing::Test {
         } catch (const FormatError& e) {
             ++format_errors_;
             if (std::string_view(e.what()).substr(0, path.size()) != path)
-                ADD_FAILURE() << "iteration " << iteration << ": the message does not start with the file: " << e.what();
+                ADD_FAILURE() << "iteration " << iteration
+                              << ": the message does not start with the file: " << e.what();
         } catch (const std::exception& e) {
             ADD_FAILURE() << "iteration " << iteration << ": " << typeid(e).name() << ": " << e.what() << "\nbytes ("
-                          << bytes.size() << "): " << nlohmann::json(nlohmann::json::binary({bytes.begin(), bytes.end()}));
+                          << bytes.size()
+                          << "): " << nlohmann::json(nlohmann::json::binary({bytes.begin(), bytes.end()}));
         }
     }
 
@@ -240,7 +274,7 @@ TEST_F(FormatFuzz, MutatedSafetensorsOpenOrFailCleanly) {
     std::vector<std::pair<std::string, ttl::Tensor>> tensors;
     for (int i = 0; i < 6; ++i) {
         const ttl::DType dtypes[] = {ttl::DType::F32, ttl::DType::BF16, ttl::DType::I32, ttl::DType::I64};
-        tensors.emplace_back("t" + std::to_string(i), ttl::Tensor({i % 3, 3}, dtypes[i % 4]));
+        tensors.emplace_back(fmt::format("t{}", i), ttl::Tensor({i % 3, 3}, dtypes[i % 4]));
     }
     ttlm::io::save_safetensors((dir_ / "seed.safetensors").string(), tensors, {{"k", "v"}});
     seeds.push_back(read_bytes(dir_ / "seed.safetensors"));

@@ -41,7 +41,8 @@ template <class F> std::string format_error_of(F f) {
 }
 
 void expect_words(const std::string& message, std::initializer_list<std::string_view> words) {
-    for (std::string_view w : words) EXPECT_NE(message.find(w), std::string::npos) << "'" << w << "' not in: " << message;
+    for (std::string_view w : words)
+        EXPECT_NE(message.find(w), std::string::npos) << "'" << w << "' not in: " << message;
 }
 
 // A .npy file from a header dict written by hand: magic, version, length field, the dict padded
@@ -88,8 +89,9 @@ TEST_F(Npy, ReadsWhatNumpyWrote) {
     for (const auto& [name, want] : all.items()) {
         const ttl::Tensor t = ttlm::io::load_npy((kData / name).string());
         EXPECT_EQ(t.shape(), want["shape"].get<ttl::Shape>()) << name;
-        EXPECT_EQ(std::string(ttl::dtype_name(t.dtype())),
-                  std::string(want["dtype"] == "F32" ? "f32" : want["dtype"] == "I32" ? "i32" : "i64"))
+        EXPECT_EQ(std::string(ttl::dtype_name(t.dtype())), std::string(want["dtype"] == "F32"   ? "f32"
+                                                                       : want["dtype"] == "I32" ? "i32"
+                                                                                                : "i64"))
             << name;
         ASSERT_EQ(static_cast<size_t>(t.numel()), want["values"].size()) << name;
         for (int64_t i = 0; i < t.numel(); ++i) {
@@ -139,7 +141,8 @@ TEST_F(Npy, AcceptsHeadersOlderWritersProduce) {
         ASSERT_EQ(t.shape(), (ttl::Shape{2})) << dict;
         EXPECT_EQ(t.data<float>()[1], -2.0f) << dict;
     }
-    write_bytes(path("sixteen.npy"), npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data, 1, 16));
+    write_bytes(path("sixteen.npy"),
+                npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data, 1, 16));
     EXPECT_EQ(ttlm::io::load_npy(path("sixteen.npy")).data<float>()[0], 1.5f);
 }
 
@@ -195,7 +198,8 @@ TEST_F(Npy, RejectsHeaderDictParseErrors) {
     expect_words(error_for("['descr', '<f4']"), {"bad.npy", "header", "expected '{'"});
     expect_words(error_for("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), "), {"header", "expected '}'"});
     expect_words(error_for("{'descr': '<f4, 'fortran_order': False, 'shape': (2, 3)}"), {"header"});
-    expect_words(error_for("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)} x"), {"header", "after the dict"});
+    expect_words(error_for("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)} x"),
+                 {"header", "after the dict"});
     expect_words(error_for("{'descr': '<f4', 'fortran_order': None, 'shape': (2, 3)}"), {"header", "True, False"});
     expect_words(error_for("{'descr': '<f4', 'fortran_order': False}"), {"bad.npy", "header", "missing 'shape'"});
     expect_words(error_for("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1}"),
