@@ -42,15 +42,16 @@ class TokenTrie {
         int32_t node = 0;
         for (char c : pattern) {
             const auto byte = static_cast<unsigned char>(c);
-            auto& children = nodes_[node].children;
-            auto it = std::lower_bound(children.begin(), children.end(), byte,
-                                       [](const auto& child, unsigned char b) { return child.first < b; });
-            if (it == children.end() || it->first != byte) {
-                const auto child = static_cast<int32_t>(nodes_.size());
-                it = children.insert(it, {byte, child});
-                nodes_.emplace_back();
+            if (const int32_t next = child(node, byte); next >= 0) {
+                node = next;
+                continue;
             }
-            node = it->second;
+            const auto added = static_cast<int32_t>(nodes_.size());
+            nodes_.emplace_back();
+            auto& children = nodes_[node].children;
+            children.insert(std::lower_bound(children.begin(), children.end(), std::make_pair(byte, int32_t{-1})),
+                            {byte, added});
+            node = added;
         }
         // The first token with a given content keeps it, as HF's trie holds the first pattern.
         if (nodes_[node].value < 0) nodes_[node].value = value;
@@ -62,12 +63,8 @@ class TokenTrie {
         if (!may_start_[static_cast<unsigned char>(text[pos])]) return -1;
         int32_t node = 0, found = -1;
         for (size_t i = pos; i < text.size(); ++i) {
-            const auto byte = static_cast<unsigned char>(text[i]);
-            const auto& children = nodes_[node].children;
-            auto it = std::lower_bound(children.begin(), children.end(), byte,
-                                       [](const auto& child, unsigned char b) { return child.first < b; });
-            if (it == children.end() || it->first != byte) break;
-            node = it->second;
+            node = child(node, static_cast<unsigned char>(text[i]));
+            if (node < 0) break;
             if (nodes_[node].value >= 0) {
                 found = nodes_[node].value;
                 length = i + 1 - pos;
@@ -83,6 +80,14 @@ class TokenTrie {
         std::vector<std::pair<unsigned char, int32_t>> children;  // sorted by byte
         int32_t value = -1;
     };
+
+    int32_t child(int32_t node, unsigned char byte) const {
+        const auto& children = nodes_[node].children;
+        auto it = std::lower_bound(children.begin(), children.end(), byte,
+                                   [](const auto& entry, unsigned char b) { return entry.first < b; });
+        return it != children.end() && it->first == byte ? it->second : -1;
+    }
+
     std::vector<Node> nodes_{1};
     std::array<bool, 256> may_start_{};
 };
@@ -117,8 +122,16 @@ size_t leading_space_length(std::string_view text) {
 // transformers' clean_up_tokenization.
 std::string clean_up_tokenization(std::string text) {
     static const std::array<std::pair<std::string_view, std::string_view>, 10> replacements = {{
-        {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
-        {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
+        {" .", "."},
+        {" ?", "?"},
+        {" !", "!"},
+        {" ,", ","},
+        {" ' ", "'"},
+        {" n't", "n't"},
+        {" 'm", "'m"},
+        {" 's", "'s"},
+        {" 've", "'ve"},
+        {" 're", "'re"},
     }};
     for (const auto& [from, to] : replacements) {
         std::string out;
@@ -157,8 +170,9 @@ struct Tokenizer::Impl {
     TokenTrie raw_added;         // added tokens matched in the text as given (normalized=false)
     TokenTrie normalized_added;  // added tokens matched after normalization, by their normalized content
 
-    std::vector<std::string_view> token_of_id;  // into the model's vocabulary or added_tokens; "" where no token has the id
-    std::vector<uint8_t> id_flags;         // kHasToken | kSpecial
+    std::vector<std::string_view>
+        token_of_id;                // into the model's vocabulary or added_tokens; "" where no token has the id
+    std::vector<uint8_t> id_flags;  // kHasToken | kSpecial
     static constexpr uint8_t kHasToken = 1, kSpecial = 2;
 
     std::optional<int64_t> bos, eos;
@@ -267,8 +281,9 @@ void Tokenizer::Impl::load_config(const JsonField& config) {
     const auto resolve = [&](std::string_view key, bool required) -> std::optional<int64_t> {
         const auto content = token_content(key);
         if (!content) {
-            if (required) throw_format_error(config.where() + ": " + std::string(key) + " is required when add_" +
-                                             std::string(key) + " is true");
+            if (required)
+                throw_format_error(config.where() + ": " + std::string(key) + " is required when add_" +
+                                   std::string(key) + " is true");
             return std::nullopt;
         }
         const auto id = token_to_id(*content);
@@ -337,7 +352,8 @@ void Tokenizer::Impl::check_special_ids() const {
 void Tokenizer::Impl::split_on_added(Piece piece, const TokenTrie& trie, std::vector<Segment>& out) const {
     const std::string_view text = piece.text;
     const auto push_text = [&](size_t begin, size_t end) {
-        if (begin < end) out.push_back({Piece{std::string(text.substr(begin, end - begin)), piece.at_text_start && begin == 0}, -1});
+        if (begin < end)
+            out.push_back({Piece{std::string(text.substr(begin, end - begin)), piece.at_text_start && begin == 0}, -1});
     };
     if (trie.empty()) {
         if (!text.empty()) out.push_back({std::move(piece), -1});
@@ -434,7 +450,8 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
     impl->source = source_name;
     impl->load(JsonField(document.root, source_name, ""), std::move(document.tables));
     if (!config_json.empty()) {
-        const std::filesystem::path config_name = std::filesystem::path(source_name).parent_path() / "tokenizer_config.json";
+        const std::filesystem::path config_name =
+            std::filesystem::path(source_name).parent_path() / "tokenizer_config.json";
         const nlohmann::json config = parse_json(config_json, config_name.string());
         impl->load_config(JsonField(config, config_name.string(), ""));
     }

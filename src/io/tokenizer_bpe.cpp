@@ -120,7 +120,8 @@ BpeModel::BpeModel(const JsonField& model, std::optional<BpeTables> tables) {
     if (auto dropout = model.find("dropout")) {
         const double p = dropout->as_number();
         if (p < 0.0 || p > 1.0) dropout->fail("a probability in [0, 1]");
-        if (p > 0.0) dropout->fail("null or 0 (BPE dropout samples merges at random; ttlm tokenizes deterministically)");
+        if (p > 0.0)
+            dropout->fail("null or 0 (BPE dropout samples merges at random; ttlm tokenizes deterministically)");
     }
     unk_token_ = model.optional_string("unk_token");
     continuing_subword_prefix_ = model.optional_string("continuing_subword_prefix").value_or("");
@@ -180,7 +181,8 @@ void BpeModel::load_merges(const JsonField& model, const std::vector<std::pair<s
         };
         const int32_t left_id = id_of(left);
         const int32_t right_id = id_of(right);
-        if (right.size() < continuing_subword_prefix_.size()) fail("the right token is shorter than continuing_subword_prefix");
+        if (right.size() < continuing_subword_prefix_.size())
+            fail("the right token is shorter than continuing_subword_prefix");
         merged = left;
         merged.append(right, continuing_subword_prefix_.size());
         // A pair listed twice keeps its last rank, as HF's HashMap collect does.
@@ -246,7 +248,8 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) cons
         pos += utf8_length(static_cast<unsigned char>(word[pos]));
         std::string_view symbol = word.substr(start, pos - start);
         const size_t byte_length = symbol.size();
-        if ((start > 0 && !continuing_subword_prefix_.empty()) || (pos == word.size() && !end_of_word_suffix_.empty())) {
+        if ((start > 0 && !continuing_subword_prefix_.empty()) ||
+            (pos == word.size() && !end_of_word_suffix_.empty())) {
             decorated.assign(start > 0 ? continuing_subword_prefix_ : "");
             decorated += symbol;
             if (pos == word.size()) decorated += end_of_word_suffix_;
@@ -261,8 +264,9 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& ids) cons
             continue;
         }
         if (byte_fallback_) {
-            const bool all_bytes = std::all_of(symbol.begin(), symbol.end(),
-                                               [&](char b) { return byte_fallback_ids_[static_cast<unsigned char>(b)] >= 0; });
+            const bool all_bytes = std::all_of(symbol.begin(), symbol.end(), [&](char b) {
+                return byte_fallback_ids_[static_cast<unsigned char>(b)] >= 0;
+            });
             if (all_bytes) {
                 // HF leaves a pending unk in place here, so it lands after these bytes.
                 for (char b : symbol) add_symbol(symbols, byte_fallback_ids_[static_cast<unsigned char>(b)], 1);

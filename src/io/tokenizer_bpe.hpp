@@ -31,7 +31,9 @@ class TokenIdTable {
 
     size_t size() const { return entries_.size(); }
     // Entries in insertion order; views stay valid while the table is not modified.
-    std::string_view token_at(size_t index) const { return {bytes_.data() + entries_[index].offset, entries_[index].length}; }
+    std::string_view token_at(size_t index) const {
+        return {bytes_.data() + entries_[index].offset, entries_[index].length};
+    }
     int32_t id_at(size_t index) const { return entries_[index].id; }
 
    private:

@@ -69,7 +69,8 @@ class UnicodeNormalizer final : public Normalizer {
         const auto length = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(piece.text.data()),
                                          static_cast<utf8proc_ssize_t>(piece.text.size()), &mapped,
                                          static_cast<utf8proc_option_t>(options_));
-        if (length < 0) throw std::runtime_error(std::string("Unicode normalization failed: ") + utf8proc_errmsg(length));
+        if (length < 0)
+            throw std::runtime_error(std::string("Unicode normalization failed: ") + utf8proc_errmsg(length));
         piece.text.assign(reinterpret_cast<const char*>(mapped), static_cast<size_t>(length));
         std::free(mapped);
     }
@@ -373,8 +374,7 @@ class DigitsPreTokenizer final : public PreTokenizer {
     explicit DigitsPreTokenizer(const JsonField& config)
         : individual_digits_(config.bool_or("individual_digits", false)) {}
     void pre_tokenize(Pieces& pieces) const override {
-        split_at_chars(pieces, is_numeric,
-                       individual_digits_ ? SplitBehavior::Isolated : SplitBehavior::Contiguous);
+        split_at_chars(pieces, is_numeric, individual_digits_ ? SplitBehavior::Isolated : SplitBehavior::Contiguous);
     }
 
    private:
@@ -388,10 +388,14 @@ PrependScheme parse_prepend_scheme(const JsonField& config) {
     std::optional<PrependScheme> scheme;
     if (auto field = config.find("prepend_scheme")) {
         const std::string name = field->as_string();
-        if (name == "always") scheme = PrependScheme::Always;
-        else if (name == "first") scheme = PrependScheme::First;
-        else if (name == "never") scheme = PrependScheme::Never;
-        else field->fail("one of always, first, never");
+        if (name == "always")
+            scheme = PrependScheme::Always;
+        else if (name == "first")
+            scheme = PrependScheme::First;
+        else if (name == "never")
+            scheme = PrependScheme::Never;
+        else
+            field->fail("one of always, first, never");
     }
     if (auto legacy = config.find("add_prefix_space"); legacy && !legacy->as_bool()) {
         if (scheme && *scheme != PrependScheme::Never) {
@@ -416,16 +420,21 @@ class MetaspacePreTokenizer final : public PreTokenizer {
             std::string replaced;
             replaced.reserve(piece.text.size() + 3);
             for (char c : piece.text) {
-                if (c == ' ') replaced += replacement_text_;
-                else replaced += c;
+                if (c == ' ')
+                    replaced += replacement_text_;
+                else
+                    replaced += c;
             }
             const bool starts_with_replacement = replaced.starts_with(replacement_text_);
-            const bool prepend = !replaced.empty() && !starts_with_replacement && (prepend_scheme_ == PrependScheme::Always ||
-                                                              (prepend_scheme_ == PrependScheme::First && piece.at_text_start));
+            const bool prepend = !replaced.empty() && !starts_with_replacement &&
+                                 (prepend_scheme_ == PrependScheme::Always ||
+                                  (prepend_scheme_ == PrependScheme::First && piece.at_text_start));
             if (prepend) replaced.insert(0, replacement_text_);
             piece.text = std::move(replaced);
         }
-        if (split_) split_at_chars(pieces, [this](char32_t c) { return c == replacement_; }, SplitBehavior::MergedWithNext);
+        if (split_)
+            split_at_chars(
+                pieces, [this](char32_t c) { return c == replacement_; }, SplitBehavior::MergedWithNext);
     }
 
    private:
@@ -460,8 +469,10 @@ class ByteLevelDecoder final : public Decoder {
             bool all_mapped = true;
             for (size_t pos = 0; pos < token.size() && all_mapped;) {
                 const int byte = byte_level_byte(next_char(token, pos));
-                if (byte < 0) all_mapped = false;
-                else bytes += static_cast<char>(byte);
+                if (byte < 0)
+                    all_mapped = false;
+                else
+                    bytes += static_cast<char>(byte);
             }
             if (!all_mapped) {
                 bytes.resize(start);
@@ -483,8 +494,10 @@ class MetaspaceDecoder final : public Decoder {
             out.reserve(tokens[i].size());
             for (size_t pos = 0; pos < tokens[i].size();) {
                 const char32_t c = next_char(tokens[i], pos);
-                if (c != replacement_) append_utf8(out, c);
-                else if (i != 0 || prepend_scheme_ == PrependScheme::Never) out += ' ';
+                if (c != replacement_)
+                    append_utf8(out, c);
+                else if (i != 0 || prepend_scheme_ == PrependScheme::Never)
+                    out += ' ';
             }
             tokens[i] = std::move(out);
         }
@@ -504,8 +517,10 @@ class ByteFallbackDecoder final : public Decoder {
         const auto flush = [&] {
             if (pending.empty()) return;
             // Unlike the ByteLevel decoder, an invalid run becomes one U+FFFD per byte.
-            if (find_invalid_utf8(pending) == std::string::npos) out.push_back(pending);
-            else out.insert(out.end(), pending.size(), "\xEF\xBF\xBD");
+            if (find_invalid_utf8(pending) == std::string::npos)
+                out.push_back(pending);
+            else
+                out.insert(out.end(), pending.size(), "\xEF\xBF\xBD");
             pending.clear();
         };
         for (std::string& token : tokens) {
@@ -648,7 +663,8 @@ std::unique_ptr<PostProcessor> make_template_processing(const JsonField& config)
         } else if (auto special = item.find("SpecialToken")) {
             const std::string name = special->at("id").as_string();
             const JsonField ids = special_tokens.at(name).at("ids");
-            for (size_t k = 0; k < ids.array_size(); ++k) (seen_sequence ? suffix : prefix).push_back(ids.at(k).as_int());
+            for (size_t k = 0; k < ids.array_size(); ++k)
+                (seen_sequence ? suffix : prefix).push_back(ids.at(k).as_int());
         } else {
             item.fail("an object with a \"Sequence\" or a \"SpecialToken\" member");
         }
@@ -685,8 +701,10 @@ std::unique_ptr<Normalizer> make_normalizer(const JsonField& config) {
     const std::string type = config.type();
     if (type == "NFC") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE);
     if (type == "NFD") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE);
-    if (type == "NFKC") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
-    if (type == "NFKD") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
+    if (type == "NFKC")
+        return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+    if (type == "NFKD")
+        return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
     if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
     if (type == "Strip") {
         return std::make_unique<StripNormalizer>(config.at("strip_left").as_bool(), config.at("strip_right").as_bool());

@@ -76,8 +76,12 @@ std::string oniguruma_to_pcre2(std::string_view pattern, std::string_view where)
         if (c == '\\' && i + 1 < pattern.size()) {
             const char e = pattern[++i];
             switch (e) {
-                case 's': out += "\\p{White_Space}"; break;
-                case 'S': out += "\\P{White_Space}"; break;
+                case 's':
+                    out += "\\p{White_Space}";
+                    break;
+                case 'S':
+                    out += "\\P{White_Space}";
+                    break;
                 case 'w':
                     append_class(out, kWordClass, in_class);
                     break;
@@ -85,12 +89,16 @@ std::string oniguruma_to_pcre2(std::string_view pattern, std::string_view where)
                     if (in_class) unsupported("\\W inside a character class");
                     out.append("[^").append(kWordClass).append("]");
                     break;
-                case 'h': append_class(out, kHexClass, in_class); break;
+                case 'h':
+                    append_class(out, kHexClass, in_class);
+                    break;
                 case 'H':
                     if (in_class) unsupported("\\H inside a character class");
                     out.append("[^").append(kHexClass).append("]");
                     break;
-                case 'v': out += "\\x{0B}"; break;
+                case 'v':
+                    out += "\\x{0B}";
+                    break;
                 case 'u': {
                     const std::string_view hex = pattern.substr(i + 1, 4);
                     bool is_hex = hex.size() == 4;
@@ -145,9 +153,9 @@ Regex::Regex(std::string_view pattern, std::string_view where) {
                                PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &error, &offset, context);
     pcre2_compile_context_free(context);
     if (!code->code) {
-        throw_format_error(std::string(where) + ": invalid regular expression \"" + std::string(pattern) + "\": " +
-                           pcre2_message(error) + " (at offset " + std::to_string(offset) + " of \"" + translated +
-                           "\")");
+        throw_format_error(std::string(where) + ": invalid regular expression \"" + std::string(pattern) +
+                           "\": " + pcre2_message(error) + " (at offset " + std::to_string(offset) + " of \"" +
+                           translated + "\")");
     }
     // Without JIT (not built in, or no executable memory) PCRE2's interpreter gives the same matches.
     pcre2_jit_compile(code->code, PCRE2_JIT_COMPLETE);
@@ -160,8 +168,8 @@ void Regex::find_all(std::string_view text, std::vector<std::pair<size_t, size_t
     size_t search_from = 0;
     std::optional<size_t> last_match_end;
     while (search_from <= text.size()) {
-        const int rc = pcre2_match(code_->code, subject, text.size(), search_from, PCRE2_NO_UTF_CHECK, state.data,
-                                   state.context);
+        const int rc =
+            pcre2_match(code_->code, subject, text.size(), search_from, PCRE2_NO_UTF_CHECK, state.data, state.context);
         if (rc == PCRE2_ERROR_NOMATCH) return;
         if (rc < 0) {
             throw std::runtime_error(code_->where + ": regular expression failed on a " + std::to_string(text.size()) +

@@ -18,9 +18,7 @@ size_t find_invalid_utf8(std::string_view bytes);
 std::string utf8_lossy(std::string_view bytes);
 
 // Length of the UTF-8 sequence that `lead` starts (1 for a byte that starts none).
-inline size_t utf8_length(unsigned char lead) {
-    return lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-}
+inline size_t utf8_length(unsigned char lead) { return lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
 
 // Decodes the character at `pos` of valid UTF-8 and advances `pos` past it.
 char32_t next_char(std::string_view text, size_t& pos);

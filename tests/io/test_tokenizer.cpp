@@ -40,9 +40,10 @@ const Tokenizer* deepseek() {
     return tokenizer.get();
 }
 
-#define REQUIRE_DEEPSEEK()                                                                                  \
-    if (!deepseek()) GTEST_SKIP() << "no DeepSeek-V3 tokenizer in " << kTokenizerDir                      \
-                                  << " (run `bash scripts/fetch-tokenizer.sh` or `make test`)";
+#define REQUIRE_DEEPSEEK()                                              \
+    if (!deepseek())                                                    \
+        GTEST_SKIP() << "no DeepSeek-V3 tokenizer in " << kTokenizerDir \
+                     << " (run `bash scripts/fetch-tokenizer.sh` or `make test`)";
 
 nlohmann::json golden() {
     std::ifstream in(kGoldenPath);

@@ -59,21 +59,36 @@ json split(const json& pattern, const std::string& behavior, bool invert = false
 // Regexes
 
 TEST(TokenizerRegex, WhitespaceIsOnigurumasWhiteSpace) {
-    EXPECT_EQ(find_all("\\s+", "a\xC2\x85" "b"), (Ranges{{1, 3}}));                 // U+0085 NEL is \s
-    EXPECT_EQ(find_all("\\s+", "a\xE1\xA0\x8E" "b"), Ranges{});                     // U+180E is not (PCRE2 says it is)
-    EXPECT_EQ(find_all("\\s+", "a\xEF\xBB\xBF" "b"), Ranges{});                     // U+FEFF is not (JavaScript says it is)
-    EXPECT_EQ(find_all("\\s+", "a\xE3\x80\x80\t\n b"), (Ranges{{1, 7}}));           // U+3000, tab, newline, space
+    EXPECT_EQ(find_all("\\s+",
+                       "a\xC2\x85"
+                       "b"),
+              (Ranges{{1, 3}}));  // U+0085 NEL is \s
+    EXPECT_EQ(find_all("\\s+",
+                       "a\xE1\xA0\x8E"
+                       "b"),
+              Ranges{});  // U+180E is not (PCRE2 says it is)
+    EXPECT_EQ(find_all("\\s+",
+                       "a\xEF\xBB\xBF"
+                       "b"),
+              Ranges{});                                                   // U+FEFF is not (JavaScript says it is)
+    EXPECT_EQ(find_all("\\s+", "a\xE3\x80\x80\t\n b"), (Ranges{{1, 7}}));  // U+3000, tab, newline, space
     EXPECT_EQ(find_all("[^\\s\\p{L}]+", "ab 12\xC2\x85!"), (Ranges{{3, 5}, {7, 8}}));  // \s inside a class
     EXPECT_EQ(find_all("a\\S", "a\xC2\x85 ab"), (Ranges{{4, 6}}));
 }
 
 TEST(TokenizerRegex, WordAndHexEscapesMeanWhatOnigurumaMeans) {
-    EXPECT_EQ(find_all("\\w+", "a\xCC\x81" "b c"), (Ranges{{0, 4}, {5, 6}}));  // marks are word characters
-    EXPECT_EQ(find_all("\\w+", "x\xE2\x80\xBFy"), (Ranges{{0, 5}}));           // so is U+203F (Pc)
+    EXPECT_EQ(find_all("\\w+",
+                       "a\xCC\x81"
+                       "b c"),
+              (Ranges{{0, 4}, {5, 6}}));                              // marks are word characters
+    EXPECT_EQ(find_all("\\w+", "x\xE2\x80\xBFy"), (Ranges{{0, 5}}));  // so is U+203F (Pc)
     EXPECT_EQ(find_all("\\W+", "ab, c"), (Ranges{{2, 4}}));
-    EXPECT_EQ(find_all("\\h+", "f00d xyz \t"), (Ranges{{0, 4}}));              // hex digits, not blanks
+    EXPECT_EQ(find_all("\\h+", "f00d xyz \t"), (Ranges{{0, 4}}));  // hex digits, not blanks
     EXPECT_EQ(find_all("\\u00e9", "caf\xC3\xA9"), (Ranges{{3, 5}}));
-    EXPECT_EQ(find_all("a\\vb", "a\x0B" "b"), (Ranges{{0, 3}}));
+    EXPECT_EQ(find_all("a\\vb",
+                       "a\x0B"
+                       "b"),
+              (Ranges{{0, 3}}));
     EXPECT_EQ(find_all("^x", "x\nx"), (Ranges{{0, 1}, {2, 3}}));  // ^ and $ are line anchors
     EXPECT_EQ(find_all("x$", "x\nx"), (Ranges{{0, 1}, {2, 3}}));
     EXPECT_EQ(find_all("[]a]+", "]a]b"), (Ranges{{0, 3}}));
@@ -105,11 +120,11 @@ TEST(TokenizerRegex, UntranslatableSyntaxIsRejectedByName) {
 TEST(TokenizerRegex, DeepSeekPatternSplitsAsHfDoes) {
     // The research note's example, checked against HF; the first pre-tokenizers of DeepSeek-V3
     // (digits, CJK runs) are not applied here.
-    const json deepseek_main = split(
-        {{"Regex",
-          "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
-          "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"}},
-        "Isolated");
+    const json deepseek_main =
+        split({{"Regex",
+                "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+                "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"}},
+              "Isolated");
     EXPECT_EQ(pre_tokenize(deepseek_main, " tokens.\n\n  naïve café — 深度求索\tend.[Ab] x"),
               (Strings{" tokens", ".\n\n", " ", " naïve", " café", " —", " 深度求索", "\tend", ".[", "Ab", "]", " x"}));
 }
@@ -125,7 +140,8 @@ TEST(TokenizerPreTokenizers, SplitBehaviorsOnALiteral) {
     EXPECT_EQ(pre_tokenize(split(dash, "MergedWithPrevious"), text), (Strings{"the-", "final-", "-", "countdown"}));
     EXPECT_EQ(pre_tokenize(split(dash, "MergedWithNext"), text), (Strings{"the", "-final", "-", "-countdown"}));
     EXPECT_EQ(pre_tokenize(split(dash, "Contiguous"), text), (Strings{"the", "-", "final", "--", "countdown"}));
-    EXPECT_EQ(pre_tokenize(split({{"String", ""}}, "Removed"), text), (Strings{text}));  // an empty literal matches nothing
+    EXPECT_EQ(pre_tokenize(split({{"String", ""}}, "Removed"), text),
+              (Strings{text}));  // an empty literal matches nothing
 }
 
 TEST(TokenizerPreTokenizers, SplitBehaviorsOnAnInvertedRegex) {
@@ -136,7 +152,8 @@ TEST(TokenizerPreTokenizers, SplitBehaviorsOnAnInvertedRegex) {
               (Strings{"How", " ", "are", " ", "you", " ", "doing", "?"}));
     EXPECT_EQ(pre_tokenize(split(words, "MergedWithPrevious", true), text),
               (Strings{"How ", "are ", "you ", "doing", "?"}));
-    EXPECT_EQ(pre_tokenize(split(words, "MergedWithNext", true), text), (Strings{"How", " are", " you", " doing", "?"}));
+    EXPECT_EQ(pre_tokenize(split(words, "MergedWithNext", true), text),
+              (Strings{"How", " are", " you", " doing", "?"}));
     EXPECT_EQ(pre_tokenize(split(words, "Contiguous", true), text),
               (Strings{"How", " ", "are", " ", "you", " ", "doing?"}));
     EXPECT_EQ(pre_tokenize(split(words, "Removed", false), text), (Strings{" ", " ", " "}));
@@ -144,8 +161,16 @@ TEST(TokenizerPreTokenizers, SplitBehaviorsOnAnInvertedRegex) {
 
 TEST(TokenizerPreTokenizers, SplitOnUnicodeWhitespace) {
     const json spaces = split({{"Regex", "\\s+"}}, "Removed");
-    EXPECT_EQ(pre_tokenize(spaces, "a\xC2\x85" "b\xC2\xA0" "c"), (Strings{"a", "b", "c"}));
-    EXPECT_EQ(pre_tokenize(spaces, "a\xE1\xA0\x8E" "b"), (Strings{"a\xE1\xA0\x8E" "b"}));
+    EXPECT_EQ(pre_tokenize(spaces,
+                           "a\xC2\x85"
+                           "b\xC2\xA0"
+                           "c"),
+              (Strings{"a", "b", "c"}));
+    EXPECT_EQ(pre_tokenize(spaces,
+                           "a\xE1\xA0\x8E"
+                           "b"),
+              (Strings{"a\xE1\xA0\x8E"
+                       "b"}));
 }
 
 TEST(TokenizerPreTokenizers, Digits) {
@@ -189,9 +214,9 @@ TEST(TokenizerPreTokenizers, Metaspace) {
 }
 
 TEST(TokenizerPreTokenizers, SequenceAppliesInOrder) {
-    const json sequence = {{"type", "Sequence"},
-                           {"pretokenizers",
-                            {split({{"String", " "}}, "Removed"), {{"type", "Digits"}, {"individual_digits", true}}}}};
+    const json sequence = {
+        {"type", "Sequence"},
+        {"pretokenizers", {split({{"String", " "}}, "Removed"), {{"type", "Digits"}, {"individual_digits", true}}}}};
     EXPECT_EQ(pre_tokenize(sequence, "ab12 c3"), (Strings{"ab", "1", "2", "c", "3"}));
 }
 
@@ -214,8 +239,14 @@ TEST(TokenizerNormalizers, LowercaseIsRustsPerCharacterLowercase) {
 TEST(TokenizerNormalizers, StripReplacePrependAccents) {
     EXPECT_EQ(normalize({{"type", "Strip"}, {"strip_left", true}, {"strip_right", false}}, "  a b  "), "a b  ");
     EXPECT_EQ(normalize({{"type", "Strip"}, {"strip_left", false}, {"strip_right", true}}, "  a b  "), "  a b");
-    EXPECT_EQ(normalize({{"type", "Strip"}, {"strip_left", true}, {"strip_right", true}}, "\xE3\x80\x80" "a\xC2\x85"), "a");
-    EXPECT_EQ(normalize({{"type", "StripAccents"}}, "e\xCC\x81" "a\xCC\x88!"), "ea!");
+    EXPECT_EQ(normalize({{"type", "Strip"}, {"strip_left", true}, {"strip_right", true}},
+                        "\xE3\x80\x80"
+                        "a\xC2\x85"),
+              "a");
+    EXPECT_EQ(normalize({{"type", "StripAccents"}},
+                        "e\xCC\x81"
+                        "a\xCC\x88!"),
+              "ea!");
     EXPECT_EQ(normalize({{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}}, "a b  c"), "a▁b▁▁c");
     EXPECT_EQ(normalize({{"type", "Replace"}, {"pattern", {{"Regex", "\\s+"}}}, {"content", "_"}}, "a \t b"), "a_b");
     EXPECT_EQ(normalize({{"type", "Prepend"}, {"prepend", "▁"}}, "ab"), "▁ab");
@@ -248,10 +279,10 @@ TEST(TokenizerNormalizers, TrackWhetherThePieceStillStartsTheText) {
 TEST(TokenizerDecoders, ByteLevel) {
     const json byte_level = {{"type", "ByteLevel"}};
     EXPECT_EQ(decode(byte_level, {"Hello", "Ġmy", "Ġfriend", ",", "Ġhow"}), "Hello my friend, how");
-    EXPECT_EQ(decode(byte_level, {"æ"}), "\xEF\xBF\xBD");                          // a lone lead byte
-    EXPECT_EQ(decode(byte_level, {"æ", "·", "±"}), "深");                           // E6 B7 B1 across tokens
-    EXPECT_EQ(decode(byte_level, {"Ġa", "<｜x｜>", "Ġb"}), " a<｜x｜> b");          // not in the alphabet: verbatim
-    EXPECT_EQ(decode(byte_level, {"ðŁ", "Ġ"}), "\xEF\xBF\xBD ");                   // F0 9F then a space: one U+FFFD
+    EXPECT_EQ(decode(byte_level, {"æ"}), "\xEF\xBF\xBD");                   // a lone lead byte
+    EXPECT_EQ(decode(byte_level, {"æ", "·", "±"}), "深");                   // E6 B7 B1 across tokens
+    EXPECT_EQ(decode(byte_level, {"Ġa", "<｜x｜>", "Ġb"}), " a<｜x｜> b");  // not in the alphabet: verbatim
+    EXPECT_EQ(decode(byte_level, {"ðŁ", "Ġ"}), "\xEF\xBF\xBD ");            // F0 9F then a space: one U+FFFD
 }
 
 TEST(TokenizerDecoders, Metaspace) {
@@ -268,7 +299,9 @@ TEST(TokenizerDecoders, ByteFallbackFuseStripReplace) {
     EXPECT_EQ(decode(fallback, {"<0xE5>"}), "\xEF\xBF\xBD");
     EXPECT_EQ(decode(fallback, {"<0xE5>", "<0x8f>"}), "\xEF\xBF\xBD\xEF\xBF\xBD");  // one U+FFFD per byte
     EXPECT_EQ(decode(fallback, {"<0xE5>", "<0x8f>", "<0xab>", "a"}), "叫a");
-    EXPECT_EQ(decode(fallback, {"<0xE5>", "<0x8f>", "a"}), "\xEF\xBF\xBD\xEF\xBF\xBD" "a");
+    EXPECT_EQ(decode(fallback, {"<0xE5>", "<0x8f>", "a"}),
+              "\xEF\xBF\xBD\xEF\xBF\xBD"
+              "a");
     EXPECT_EQ(decode(fallback, {"<0xZZ>"}), "<0xZZ>");
     EXPECT_EQ(decode({{"type", "Strip"}, {"content", "H"}, {"start", 1}, {"stop", 0}}, {"Hey", " friend!", "HHH"}),
               "ey friend!HH");
@@ -300,10 +333,12 @@ TEST(TokenizerComponents, UnknownTypesAreRejectedByName) {
               "test.json: component: decoder type \"WordPiece\" is not supported");
     EXPECT_EQ(message(make_post_processor, {{"type", "Bogus"}}),
               "test.json: component: post-processor type \"Bogus\" is not supported");
-    EXPECT_NE(message(make_pre_tokenizer, split({{"String", "-"}}, "Sideways")).find("component.behavior: expected one of"),
-              std::string::npos);
-    EXPECT_NE(message(make_pre_tokenizer, split({{"Glob", "*"}}, "Removed")).find("component.pattern: expected an object"),
-              std::string::npos);
+    EXPECT_NE(
+        message(make_pre_tokenizer, split({{"String", "-"}}, "Sideways")).find("component.behavior: expected one of"),
+        std::string::npos);
+    EXPECT_NE(
+        message(make_pre_tokenizer, split({{"Glob", "*"}}, "Removed")).find("component.pattern: expected an object"),
+        std::string::npos);
     EXPECT_NE(message(make_decoder, {{"type", "Metaspace"}, {"replacement", "ab"}}).find("component.replacement"),
               std::string::npos);
     EXPECT_NE(message(make_normalizer, {{"type", "Strip"}, {"strip_left", "yes"}, {"strip_right", true}})

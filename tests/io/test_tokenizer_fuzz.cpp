@@ -45,13 +45,23 @@ void append_utf8(std::string& out, char32_t c) {
 // emoji with joiners and modifiers, controls, and pieces of DeepSeek-V3's added tokens.
 std::string random_text(std::mt19937& rng) {
     static const std::vector<std::pair<char32_t, char32_t>> ranges = {
-        {0x20, 0x7E},       {0x30, 0x39},       {0x09, 0x0D},     {0x00, 0x1F},       {0xA0, 0xFF},
-        {0x300, 0x36F},     {0x391, 0x3C9},     {0x410, 0x44F},   {0x4E00, 0x9FA5},   {0x3040, 0x30FF},
-        {0xAC00, 0xD7A3},   {0x1F300, 0x1FAFF}, {0x2000, 0x200F}, {0xFE00, 0xFE0F},   {0xE000, 0xE0FF},
+        {0x20, 0x7E},       {0x30, 0x39},       {0x09, 0x0D},     {0x00, 0x1F},     {0xA0, 0xFF},
+        {0x300, 0x36F},     {0x391, 0x3C9},     {0x410, 0x44F},   {0x4E00, 0x9FA5}, {0x3040, 0x30FF},
+        {0xAC00, 0xD7A3},   {0x1F300, 0x1FAFF}, {0x2000, 0x200F}, {0xFE00, 0xFE0F}, {0xE000, 0xE0FF},
         {0x20000, 0x2A6DF}, {0x10000, 0x10FFFF}};
-    static const std::vector<std::string> fragments = {
-        "<｜begin▁of▁sentence｜>", "<｜User｜>", "<｜", "｜>", "▁", "\xC2\x85", "\xEF\xBB\xBF", "\r\n", "  ", "'s",
-        "\xE2\x80\x8D",             "Ġ",         "Ċ"};
+    static const std::vector<std::string> fragments = {"<｜begin▁of▁sentence｜>",
+                                                       "<｜User｜>",
+                                                       "<｜",
+                                                       "｜>",
+                                                       "▁",
+                                                       "\xC2\x85",
+                                                       "\xEF\xBB\xBF",
+                                                       "\r\n",
+                                                       "  ",
+                                                       "'s",
+                                                       "\xE2\x80\x8D",
+                                                       "Ġ",
+                                                       "Ċ"};
     std::string text;
     const int pieces = std::uniform_int_distribution<int>(0, 24)(rng);
     for (int i = 0; i < pieces; ++i) {
@@ -86,11 +96,21 @@ TEST(TokenizerFuzz, RandomTextRoundTripsThroughDeepSeekV3) {
 
 TEST(TokenizerFuzz, InvalidUtf8IsRefusedAtItsOffset) {
     const json vocab = {{"a", 0}};
-    const Tokenizer tokenizer = Tokenizer::from_json(
-        json{{"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}}}}.dump());
-    const std::vector<std::string> invalid = {
-        "\x80",         "\xBF",         "\xC0\x80",     "\xC1\xBF", "\xE0\x80\x80", "\xED\xA0\x80", "\xF0\x80\x80\x80",
-        "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xFF", "\xC3",     "\xE6\xB7",     "\xF0\x9F\x98"};
+    const Tokenizer tokenizer =
+        Tokenizer::from_json(json{{"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array()}}}}.dump());
+    const std::vector<std::string> invalid = {"\x80",
+                                              "\xBF",
+                                              "\xC0\x80",
+                                              "\xC1\xBF",
+                                              "\xE0\x80\x80",
+                                              "\xED\xA0\x80",
+                                              "\xF0\x80\x80\x80",
+                                              "\xF4\x90\x80\x80",
+                                              "\xF5\x80\x80\x80",
+                                              "\xFF",
+                                              "\xC3",
+                                              "\xE6\xB7",
+                                              "\xF0\x9F\x98"};
     std::mt19937 rng(7);
     for (int i = 0; i < 500; ++i) {
         const std::string prefix = random_text(rng);
@@ -116,49 +136,64 @@ std::string rich_tokenizer_json() {
     vocab["abc"] = id++;
     vocab["<unk>"] = id++;
     vocab["<0x41>"] = id++;
-    return json{{"version", "1.0"},
-                {"added_tokens",
-                 {{{"id", id}, {"content", "<s>"}, {"special", true}, {"normalized", false}},
-                  {{"id", id + 1}, {"content", "gh"}, {"special", false}, {"lstrip", true}, {"single_word", true}}}},
-                {"normalizer",
-                 {{"type", "Sequence"},
-                  {"normalizers", {{{"type", "NFKC"}}, {{"type", "Lowercase"}}, {{"type", "Replace"}, {"pattern", {{"Regex", "\\s+"}}}, {"content", " "}}}}}},
-                {"pre_tokenizer",
-                 {{"type", "Sequence"},
-                  {"pretokenizers",
-                   {{{"type", "Split"}, {"pattern", {{"Regex", "\\p{N}{1,3}| ?\\p{L}+|\\s+(?!\\S)"}}}, {"behavior", "Isolated"}},
-                    {{"type", "Digits"}, {"individual_digits", true}},
-                    {{"type", "Metaspace"}, {"replacement", "|"}, {"prepend_scheme", "first"}}}}}},
-                {"model",
-                 {{"type", "BPE"},
-                  {"vocab", vocab},
-                  {"merges", {"a b", "ab c"}},
-                  {"unk_token", "<unk>"},
-                  {"byte_fallback", true},
-                  {"fuse_unk", true}}},
-                {"post_processor",
-                 {{"type", "TemplateProcessing"},
-                  {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-                  {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {id}}, {"tokens", {"<s>"}}}}}}}},
-                {"decoder",
-                 {{"type", "Sequence"},
-                  {"decoders",
-                   {{{"type", "Metaspace"}, {"replacement", "|"}, {"prepend_scheme", "first"}},
-                    {{"type", "ByteFallback"}},
-                    {{"type", "Fuse"}},
-                    {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}}}
+    return json{
+        {"version", "1.0"},
+        {"added_tokens",
+         {{{"id", id}, {"content", "<s>"}, {"special", true}, {"normalized", false}},
+          {{"id", id + 1}, {"content", "gh"}, {"special", false}, {"lstrip", true}, {"single_word", true}}}},
+        {"normalizer",
+         {{"type", "Sequence"},
+          {"normalizers",
+           {{{"type", "NFKC"}},
+            {{"type", "Lowercase"}},
+            {{"type", "Replace"}, {"pattern", {{"Regex", "\\s+"}}}, {"content", " "}}}}}},
+        {"pre_tokenizer",
+         {{"type", "Sequence"},
+          {"pretokenizers",
+           {{{"type", "Split"},
+             {"pattern", {{"Regex", "\\p{N}{1,3}| ?\\p{L}+|\\s+(?!\\S)"}}},
+             {"behavior", "Isolated"}},
+            {{"type", "Digits"}, {"individual_digits", true}},
+            {{"type", "Metaspace"}, {"replacement", "|"}, {"prepend_scheme", "first"}}}}}},
+        {"model",
+         {{"type", "BPE"},
+          {"vocab", vocab},
+          {"merges", {"a b", "ab c"}},
+          {"unk_token", "<unk>"},
+          {"byte_fallback", true},
+          {"fuse_unk", true}}},
+        {"post_processor",
+         {{"type", "TemplateProcessing"},
+          {"single",
+           {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+          {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {id}}, {"tokens", {"<s>"}}}}}}}},
+        {"decoder",
+         {{"type", "Sequence"},
+          {"decoders",
+           {{{"type", "Metaspace"}, {"replacement", "|"}, {"prepend_scheme", "first"}},
+            {{"type", "ByteFallback"}},
+            {{"type", "Fuse"}},
+            {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}}}
         .dump(1);
 }
 
 std::string mutate(std::string text, std::mt19937& rng) {
     static const std::string alphabet = "{}[]\",:0123456789-.eE truefalsnul\\abc<>|";
-    const auto position = [&] { return std::uniform_int_distribution<size_t>(0, text.empty() ? 0 : text.size() - 1)(rng); };
+    const auto position = [&] {
+        return std::uniform_int_distribution<size_t>(0, text.empty() ? 0 : text.size() - 1)(rng);
+    };
     const int edits = std::uniform_int_distribution<int>(1, 4)(rng);
     for (int e = 0; e < edits && !text.empty(); ++e) {
         switch (std::uniform_int_distribution<int>(0, 4)(rng)) {
-            case 0: text.resize(position()); break;
-            case 1: text[position()] = alphabet[std::uniform_int_distribution<size_t>(0, alphabet.size() - 1)(rng)]; break;
-            case 2: text[position()] = static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng)); break;
+            case 0:
+                text.resize(position());
+                break;
+            case 1:
+                text[position()] = alphabet[std::uniform_int_distribution<size_t>(0, alphabet.size() - 1)(rng)];
+                break;
+            case 2:
+                text[position()] = static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));
+                break;
             case 3: {
                 const size_t at = position();
                 text.erase(at, std::uniform_int_distribution<size_t>(1, 12)(rng));
@@ -213,15 +248,17 @@ TEST(TokenizerFuzz, MutatedFilesLoadOrFailWithFormatError) {
 }
 
 TEST(TokenizerFuzz, RandomRegexesCompileOrFailWithFormatError) {
-    static const std::vector<std::string> atoms = {"a", "b", " ", "\\s", "\\S", "\\w", "\\W", "\\h", "\\d", "\\p{L}", "\\p{N}",
-                                                   "[", "]", "^", "-", "(", ")", "(?!", "(?=", "*", "+", "?", "{1,3}",
-                                                   "|", ".", "\\", "\\u00e9", "\\u12", "&&", "[:alpha:]", "\\v", "$"};
+    static const std::vector<std::string> atoms = {
+        "a",     "b", " ", "\\s", "\\S",     "\\w",   "\\W", "\\h",       "\\d", "\\p{L}", "\\p{N}",
+        "[",     "]", "^", "-",   "(",       ")",     "(?!", "(?=",       "*",   "+",      "?",
+        "{1,3}", "|", ".", "\\",  "\\u00e9", "\\u12", "&&",  "[:alpha:]", "\\v", "$"};
     std::mt19937 rng(5);
     int compiled = 0;
     for (int i = 0; i < 3000; ++i) {
         std::string pattern;
         const int length = std::uniform_int_distribution<int>(1, 8)(rng);
-        for (int k = 0; k < length; ++k) pattern += atoms[std::uniform_int_distribution<size_t>(0, atoms.size() - 1)(rng)];
+        for (int k = 0; k < length; ++k)
+            pattern += atoms[std::uniform_int_distribution<size_t>(0, atoms.size() - 1)(rng)];
         try {
             const ttlm::io::tokenizer_impl::Regex regex(pattern, "fuzz");
             ++compiled;

@@ -30,14 +30,16 @@ json bpe(json vocab, json merges, json options = json::object()) {
 }
 
 json tokenizer_json(json model, json components = json::object()) {
-    json root = {{"version", "1.0"},   {"added_tokens", json::array()}, {"normalizer", nullptr},
+    json root = {{"version", "1.0"},         {"added_tokens", json::array()}, {"normalizer", nullptr},
                  {"pre_tokenizer", nullptr}, {"model", std::move(model)},     {"post_processor", nullptr},
                  {"decoder", nullptr}};
     root.update(components);
     return root;
 }
 
-Tokenizer make(const json& root, const std::string& config = "") { return Tokenizer::from_json(root.dump(), config, kSource); }
+Tokenizer make(const json& root, const std::string& config = "") {
+    return Tokenizer::from_json(root.dump(), config, kSource);
+}
 
 Strings tokens(const Tokenizer& tokenizer, const std::string& text) {
     Strings out;
@@ -73,9 +75,10 @@ std::string byte_char(int byte) {
 json byte_tokenizer(json components = json::object()) {
     json vocab = json::object();
     for (int b = 0; b < 256; ++b) vocab[byte_char(b)] = b;
-    json root = tokenizer_json(bpe(vocab, json::array()),
-                               {{"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}},
-                                {"decoder", {{"type", "ByteLevel"}}}});
+    json root =
+        tokenizer_json(bpe(vocab, json::array()),
+                       {{"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}},
+                        {"decoder", {{"type", "ByteLevel"}}}});
     root.update(components);
     return root;
 }
@@ -93,8 +96,8 @@ Ids join(std::initializer_list<Ids> parts) {
 }
 
 json added(const std::string& content, int64_t id, bool special, json flags = json::object()) {
-    json token = {{"id", id},          {"content", content}, {"single_word", false}, {"lstrip", false},
-                  {"rstrip", false},   {"normalized", !special}, {"special", special}};
+    json token = {{"id", id},        {"content", content},     {"single_word", false}, {"lstrip", false},
+                  {"rstrip", false}, {"normalized", !special}, {"special", special}};
     token.update(flags);
     return token;
 }
@@ -115,7 +118,8 @@ TEST(TokenizerBpe, MergesApplyLowestRankFirstThenLeftmost) {
 
 TEST(TokenizerBpe, MergePairsAndMergeStringsAreTheSame) {
     const Tokenizer strings = make(tokenizer_json(bpe(kLetters, {"b c", "a b", "a bc"})));
-    const Tokenizer pairs = make(tokenizer_json(bpe(kLetters, json::array({json::array({"b", "c"}), json::array({"a", "b"}), json::array({"a", "bc"})}))));
+    const Tokenizer pairs = make(tokenizer_json(
+        bpe(kLetters, json::array({json::array({"b", "c"}), json::array({"a", "b"}), json::array({"a", "bc"})}))));
     for (const std::string text : {"abc", "abcabc", "cba", "bcab", "aabbcc"}) {
         EXPECT_EQ(strings.encode(text), pairs.encode(text)) << text;
     }
@@ -144,8 +148,8 @@ TEST(TokenizerBpe, UnknownCharacters) {
 TEST(TokenizerBpe, ByteFallback) {
     const json vocab = {{"<unk>", 0}, {"a", 1}, {"<0xE2>", 2}, {"<0x82>", 3}, {"<0xAC>", 4}};
     const json decoder = {{"type", "Sequence"}, {"decoders", {{{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}};
-    const Tokenizer tokenizer = make(tokenizer_json(bpe(vocab, json::array(), {{"byte_fallback", true}, {"unk_token", "<unk>"}}),
-                                                    {{"decoder", decoder}}));
+    const Tokenizer tokenizer = make(tokenizer_json(
+        bpe(vocab, json::array(), {{"byte_fallback", true}, {"unk_token", "<unk>"}}), {{"decoder", decoder}}));
     EXPECT_EQ(tokens(tokenizer, "a€"), (Strings{"a", "<0xE2>", "<0x82>", "<0xAC>"}));
     EXPECT_EQ(tokens(tokenizer, "aé"), (Strings{"a", "<unk>"}));  // 0xC3 0xA9 have no byte tokens
     EXPECT_EQ(tokenizer.decode(tokenizer.encode("a€a")), "a€a");
@@ -154,7 +158,8 @@ TEST(TokenizerBpe, ByteFallback) {
 
 TEST(TokenizerBpe, ContinuingSubwordPrefixAndEndOfWordSuffix) {
     const json prefixed = {{"a", 0}, {"##b", 1}, {"##c", 2}, {"ab", 3}, {"abc", 4}, {"b", 5}};
-    const Tokenizer prefix = make(tokenizer_json(bpe(prefixed, {"a ##b", "ab ##c"}, {{"continuing_subword_prefix", "##"}})));
+    const Tokenizer prefix =
+        make(tokenizer_json(bpe(prefixed, {"a ##b", "ab ##c"}, {{"continuing_subword_prefix", "##"}})));
     EXPECT_EQ(tokens(prefix, "abc"), (Strings{"abc"}));
     EXPECT_EQ(tokens(prefix, "bb"), (Strings{"b", "##b"}));
     const json suffixed = {{"a", 0}, {"b", 1}, {"b</w>", 2}, {"ab</w>", 3}, {"a</w>", 4}};
@@ -235,9 +240,11 @@ TEST(TokenizerAddedTokens, ATokenAlreadyInTheVocabularyKeepsItsId) {
 TEST(TokenizerAddedTokens, MetaspaceFirstDoesNotPrefixTextAfterAToken) {
     const json vocab = {{"<s>", 0}, {"▁", 1}, {"h", 2}, {"i", 3}, {"hi", 4}, {"▁hi", 5}};
     const auto with_scheme = [&](const std::string& scheme) {
-        const json metaspace = {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", scheme}, {"split", true}};
-        return make(tokenizer_json(bpe(vocab, {"h i", "▁ hi"}),
-                                   {{"pre_tokenizer", metaspace}, {"decoder", metaspace}, {"added_tokens", {added("<s>", 0, true)}}}));
+        const json metaspace = {
+            {"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", scheme}, {"split", true}};
+        return make(tokenizer_json(
+            bpe(vocab, {"h i", "▁ hi"}),
+            {{"pre_tokenizer", metaspace}, {"decoder", metaspace}, {"added_tokens", {added("<s>", 0, true)}}}));
     };
     const Tokenizer first = with_scheme("first");
     EXPECT_EQ(first.encode("hi", false), (Ids{5}));
@@ -259,10 +266,12 @@ TEST(TokenizerAddedTokens, LlamaTwoStylePipeline) {
         {{"normalizer",
           {{"type", "Sequence"},
            {"normalizers",
-            {{{"type", "Prepend"}, {"prepend", "▁"}}, {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}}}}}},
+            {{{"type", "Prepend"}, {"prepend", "▁"}},
+             {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}}}}}},
          {"post_processor",
           {{"type", "TemplateProcessing"},
-           {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+           {"single",
+            {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
            {"pair", json::array()},
            {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}}},
          {"decoder",
@@ -303,9 +312,13 @@ TEST(TokenizerPostProcessing, TemplateRobertaAndSequence) {
     const Tokenizer templated = make(byte_tokenizer({{"added_tokens", kClsSep}, {"post_processor", cls_template()}}));
     EXPECT_EQ(templated.encode("ab"), (Ids{259, 97, 98, 260}));
     EXPECT_EQ(templated.encode("ab", false), (Ids{97, 98}));
-    const json roberta = {{"type", "RobertaProcessing"}, {"sep", {"[SEP]", 260}}, {"cls", {"[CLS]", 259}},
-                          {"trim_offsets", true}, {"add_prefix_space", false}};
-    EXPECT_EQ(make(byte_tokenizer({{"added_tokens", kClsSep}, {"post_processor", roberta}})).encode("a"), (Ids{259, 97, 260}));
+    const json roberta = {{"type", "RobertaProcessing"},
+                          {"sep", {"[SEP]", 260}},
+                          {"cls", {"[CLS]", 259}},
+                          {"trim_offsets", true},
+                          {"add_prefix_space", false}};
+    EXPECT_EQ(make(byte_tokenizer({{"added_tokens", kClsSep}, {"post_processor", roberta}})).encode("a"),
+              (Ids{259, 97, 260}));
     const json sequence = {{"type", "Sequence"},
                            {"processors", {{{"type", "ByteLevel"}, {"trim_offsets", false}}, cls_template()}}};
     EXPECT_EQ(make(byte_tokenizer({{"added_tokens", kClsSep}, {"post_processor", sequence}})).encode("a"),
@@ -331,9 +344,11 @@ TEST(TokenizerPostProcessing, ConfigBosAndEosReplaceThePostProcessor) {
 
 TEST(TokenizerPostProcessing, CleanUpTokenizationSpaces) {
     const std::string text = "Hello , world . It 's fine , is n't it ?";
-    EXPECT_EQ(make(byte_tokenizer(), R"({"clean_up_tokenization_spaces": true})").decode(make(byte_tokenizer()).encode(text)),
-              "Hello, world. It's fine, isn't it?");
-    EXPECT_EQ(make(byte_tokenizer(), R"({"clean_up_tokenization_spaces": false})").decode(make(byte_tokenizer()).encode(text)),
+    EXPECT_EQ(
+        make(byte_tokenizer(), R"({"clean_up_tokenization_spaces": true})").decode(make(byte_tokenizer()).encode(text)),
+        "Hello, world. It's fine, isn't it?");
+    EXPECT_EQ(make(byte_tokenizer(), R"({"clean_up_tokenization_spaces": false})")
+                  .decode(make(byte_tokenizer()).encode(text)),
               text);
 }
 
@@ -378,7 +393,8 @@ TEST(TokenizerErrors, TokenizerJsonNamesTheFieldAtFault) {
     EXPECT_MESSAGE(with_model("vocab", {{"a", 0}, {"b", 0}}), "model.vocab: id 0 is given to both \"a\" and \"b\"");
     EXPECT_MESSAGE(load_error(tokenizer_json(bpe({{"a", 2000000000}}, json::array()))),
                    "t/tokenizer.json: ids are too sparse: the largest id is 2000000000 for 1 tokens");
-    EXPECT_MESSAGE(with_model("merges", {5}), "model.merges[0]: expected a \"left right\" string or a [left, right] pair");
+    EXPECT_MESSAGE(with_model("merges", {5}),
+                   "model.merges[0]: expected a \"left right\" string or a [left, right] pair");
     EXPECT_MESSAGE(with_model("merges", {"a b c"}), "model.merges[0]: expected \"left right\"");
     EXPECT_MESSAGE(with_model("merges", json::array({json::array({"a"})})),
                    "model.merges[0]: expected a \"left right\" string");
@@ -402,8 +418,10 @@ TEST(TokenizerErrors, TokenizerJsonNamesTheFieldAtFault) {
                    "t/tokenizer.json: normalizer.normalizers[0]: normalizer type \"BertNormalizer\" is not supported");
     EXPECT_MESSAGE(with("pre_tokenizer", {{"type", "Split"}, {"pattern", {{"Regex", "(a"}}}, {"behavior", "Isolated"}}),
                    "pre_tokenizer.pattern.Regex: invalid regular expression \"(a\"");
-    EXPECT_MESSAGE(with("post_processor", {{"type", "TemplateProcessing"}, {"single", json::array()}, {"special_tokens", json::object()}}),
-                   "post_processor.single: expected a template containing the sequence $A");
+    EXPECT_MESSAGE(
+        with("post_processor",
+             {{"type", "TemplateProcessing"}, {"single", json::array()}, {"special_tokens", json::object()}}),
+        "post_processor.single: expected a template containing the sequence $A");
     EXPECT_EQ(with("post_processor", {{"type", "RobertaProcessing"}, {"sep", {"</s>", 2}}, {"cls", {"<s>", 99}}}),
               "t/tokenizer.json: post_processor: special token id 99 names no token");
 }
