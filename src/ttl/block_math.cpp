@@ -81,6 +81,7 @@ ScratchBuffer::~ScratchBuffer() {
 }  // namespace detail
 
 void detail::check_live(const Operand& v) {
+    if (v.prev) check_live(*v.prev);
     if (!v.view_of || !v.view_of->node->op->validating()) return;
     const SlotState& s = v.view_of->slots[static_cast<size_t>(v.view_slot)];
     if (s.generation != v.view_generation || s.state == BlockState::Free) {
@@ -133,6 +134,13 @@ const char* binary_name(BinaryOp op) {
 // Writes the broadcast view of `v` (view_shape) in full into out.
 void expand(const Operand& v, float* out) {
     check_live(v);
+    if (v.shift) {  // a row shift of two plain blocks
+        const size_t cols = static_cast<size_t>(v.shape.cols) * kT, rows = static_cast<size_t>(v.shape.rows) * kT;
+        const size_t top = static_cast<size_t>(v.shift);
+        std::memcpy(out, v.prev->data + (rows - top) * cols, top * cols * sizeof(float));
+        std::memcpy(out + top * cols, v.data, (rows - top) * cols * sizeof(float));
+        return;
+    }
     const TileShape vs = v.view_shape, ss = v.shape;
     const size_t out_cols = static_cast<size_t>(vs.cols) * kT, src_cols = static_cast<size_t>(ss.cols) * kT;
     for (int ti = 0; ti < vs.rows; ++ti)
@@ -157,7 +165,7 @@ void expand(const Operand& v, float* out) {
 // A pointer to the full (non-broadcast) data of v, expanding into `scratch` if needed.
 const float* full(const Operand& v, ScratchBuffer& scratch) {
     check_live(v);
-    if (v.bcast == Bcast::None) return v.data;
+    if (v.bcast == Bcast::None && v.shift == 0) return v.data;
     scratch = ScratchBuffer(elems(v.view_shape));
     expand(v, scratch.get());
     return scratch.get();
@@ -182,15 +190,23 @@ void eval_binary(BinaryOp op, const Operand& a, const Operand& b, float* out) {
     check_live(b);
     const TileShape s = a.view_shape;
     const size_t rows = static_cast<size_t>(s.rows) * kT, cols = static_cast<size_t>(s.cols) * kT;
-    if (a.bcast == Bcast::None && b.bcast == Bcast::None) {
+    auto plain = [](const Operand& v) { return v.bcast == Bcast::None && v.shift == 0; };
+    if (plain(a) && plain(b)) {
         simd::binary(to_simd(op), a.data, b.data, out, rows * cols);
         return;
     }
-    if (a.bcast != Bcast::None && b.bcast == Bcast::None && commutative(op)) {
+    if (a.shift && b.bcast == Bcast::Row && b.shape.rows == 1 && b.shape.cols == s.cols) {
+        // Row-shifted operand times a row vector: the two row ranges come from prev and cur.
+        const size_t top = static_cast<size_t>(a.shift);
+        simd::binary_per_col(to_simd(op), a.prev->data + (rows - top) * cols, b.data, out, top, cols);
+        simd::binary_per_col(to_simd(op), a.data, b.data, out + top * cols, rows - top, cols);
+        return;
+    }
+    if (a.bcast != Bcast::None && plain(b) && commutative(op)) {
         eval_binary(op, b, a, out);
         return;
     }
-    if (a.bcast == Bcast::None) {
+    if (plain(a)) {
         if (b.bcast == Bcast::Scalar && b.shape.tiles() == 1) {
             simd::binary_scalar(to_simd(op), a.data, b.data[0], out, rows * cols, false);
             return;
@@ -210,12 +226,42 @@ void eval_binary(BinaryOp op, const Operand& a, const Operand& b, float* out) {
     simd::binary(to_simd(op), full(a, sa), full(b, sb), out, rows * cols);
 }
 
+// out = a + b * c
+void eval_multiply_add(const Operand& a, const Operand& b, const Operand& c, float* out) {
+    const TileShape s = a.view_shape;
+    const size_t rows = static_cast<size_t>(s.rows) * kT, cols = static_cast<size_t>(s.cols) * kT;
+    ScratchBuffer sa;
+    const float* ad = full(a, sa);
+    const Operand* x = &b;
+    const Operand* y = &c;
+    if (x->bcast == Bcast::Row) std::swap(x, y);
+    check_live(*x);
+    check_live(*y);
+    if (x->bcast == Bcast::None && y->bcast == Bcast::Row && y->shape.rows == 1 && y->shape.cols == s.cols) {
+        if (x->shift) {
+            const size_t top = static_cast<size_t>(x->shift);
+            simd::multiply_add_per_col(ad, x->prev->data + (rows - top) * cols, y->data, out, top, cols);
+            simd::multiply_add_per_col(ad + top * cols, x->data, y->data, out + top * cols, rows - top, cols);
+        } else {
+            simd::multiply_add_per_col(ad, x->data, y->data, out, rows, cols);
+        }
+        return;
+    }
+    ScratchBuffer sb, sc;
+    simd::multiply_add(ad, full(b, sb), full(c, sc), out, rows * cols);
+}
+
 BlockExpr make_binary(BinaryOp op, const BlockExpr& a, const BlockExpr& b) {
     task_for_math();
     if (a.shape() != b.shape())
         shape_error(fmt::format("'{}' of blocks of {}x{} and {}x{} tiles: shapes must match; use "
                                 "ttl::math::broadcast to widen a reduced block",
                                 binary_name(op), a.shape().rows, a.shape().cols, b.shape().rows, b.shape().cols));
+    // a + b * c in one pass: keep the pending product's operands.
+    if (op == BinaryOp::Add && b.kind() == ExprKind::Binary && b.binary_op() == BinaryOp::Mul)
+        return BlockExpr::multiply_add(operand_of(a), b.lhs(), b.rhs());
+    if (op == BinaryOp::Add && a.kind() == ExprKind::Binary && a.binary_op() == BinaryOp::Mul)
+        return BlockExpr::multiply_add(operand_of(b), a.lhs(), a.rhs());
     return BlockExpr::binary(op, operand_of(a), operand_of(b));
 }
 
@@ -312,6 +358,16 @@ BlockExpr BlockExpr::unary(UnaryOp op, Operand a, float lo, float hi) {
     return e;
 }
 
+BlockExpr BlockExpr::multiply_add(Operand a, Operand b, Operand c) {
+    BlockExpr e;
+    e.kind_ = ExprKind::MultiplyAdd;
+    e.shape_ = a.view_shape;
+    e.a_ = std::move(a);
+    e.b_ = std::move(b);
+    e.c_ = std::move(c);
+    return e;
+}
+
 BlockExpr BlockExpr::matmul(Operand a, Operand b) {
     BlockExpr e;
     e.kind_ = ExprKind::Matmul;
@@ -335,6 +391,7 @@ void BlockExpr::evaluate_into(float* out) const {
                 std::memcpy(out, a_.data, n * sizeof(float));
             return;
         case ExprKind::Binary: eval_binary(binary_, a_, b_, out); return;
+        case ExprKind::MultiplyAdd: eval_multiply_add(a_, b_, c_, out); return;
         case ExprKind::Scalar: {
             ScratchBuffer s;
             simd::binary_scalar(to_simd(binary_), full(a_, s), scalar_, out, n, scalar_first_);
@@ -424,16 +481,18 @@ BlockExpr row_shift(const BlockExpr& prev, const BlockExpr& cur, int rows) {
         shape_error(fmt::format("row_shift of {}x{} tiles with a previous block of {}x{} tiles: shapes must match", s.rows,
                                 s.cols, prev.shape().rows, prev.shape().cols));
     if (rows < 0 || rows > total) shape_error(fmt::format("row_shift by {} rows of a block of {} rows", rows, total));
-    Operand p = prev.materialize(), c = cur.materialize();
-    ScratchBuffer sp, sc;
-    const float* pd = full(p, sp);
-    const float* cd = full(c, sc);
-    const size_t cols = static_cast<size_t>(s.cols) * kT;
-    ScratchBuffer out(elems(s));
-    const size_t top = static_cast<size_t>(rows), n = static_cast<size_t>(total);
-    std::memcpy(out.get(), pd + (n - top) * cols, top * cols * sizeof(float));
-    std::memcpy(out.get() + top * cols, cd, (n - top) * cols * sizeof(float));
-    return BlockExpr::value(own(std::move(out), s));
+    auto flat = [](const BlockExpr& e) {  // a plain (not broadcast, not shifted) operand
+        Operand o = e.materialize();
+        if (o.bcast == Bcast::None && o.shift == 0) return o;
+        ScratchBuffer buf(elems(o.view_shape));
+        expand(o, buf.get());
+        return own(std::move(buf), o.view_shape);
+    };
+    Operand c = flat(cur);
+    if (rows == 0) return BlockExpr::value(std::move(c));
+    c.shift = rows;
+    c.prev = std::make_shared<const Operand>(flat(prev));
+    return BlockExpr::value(std::move(c));
 }
 
 namespace {
@@ -441,6 +500,21 @@ namespace {
 BlockExpr reduce(const BlockExpr& x, ReduceDim dim, bool is_max, float scale) {
     task_for_math();
     const TileShape s = x.shape();
+    auto plain = [](const Operand& v) { return v.bcast == Bcast::None && v.shift == 0; };
+    if (dim == ReduceDim::Row && !is_max && x.kind() == ExprKind::Binary && x.binary_op() == BinaryOp::Mul &&
+        plain(x.lhs()) && plain(x.rhs())) {  // sum of a product: one pass, nothing materialised
+        check_live(x.lhs());
+        check_live(x.rhs());
+        const size_t rows = static_cast<size_t>(s.rows) * kT, cols = static_cast<size_t>(s.cols) * kT;
+        std::vector<float> r(rows);
+        simd::row_dot(x.lhs().data, x.rhs().data, cols, rows, cols, r.data());
+        const TileShape os{s.rows, 1};
+        ScratchBuffer out(elems(os));
+        const float filler = validating() ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
+        std::fill(out.get(), out.get() + elems(os), filler);
+        for (size_t i = 0; i < rows; ++i) out.get()[i * kT] = r[i] * scale;
+        return BlockExpr::value(own(std::move(out), os));
+    }
     Operand in = x.materialize();
     ScratchBuffer sf;
     const float* src = full(in, sf);

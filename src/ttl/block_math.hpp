@@ -19,6 +19,9 @@
 
 namespace ttl {
 
+// `a + b * c` (either order) is evaluated as one fused multiply-add: a single rounding, as
+// std::fma.
+//
 // Values: an expression that reads a block must be used while that block is held (before its
 // pop or push); keep a value longer by storing it into a block. Validate mode checks this.
 //
@@ -44,7 +47,7 @@ class ScratchBuffer {
     size_t bytes_ = 0;
 };
 
-enum class ExprKind : uint8_t { Value, Binary, Scalar, Unary, Matmul };
+enum class ExprKind : uint8_t { Value, Binary, Scalar, Unary, Matmul, MultiplyAdd };
 enum class BinaryOp : uint8_t { Add, Sub, Mul, Div, Max, Min };
 enum class UnaryOp : uint8_t { Neg, Abs, Exp, Log, Sqrt, Rsqrt, Recip, Square, Sigmoid, Silu, Relu, Tanh, Gelu, Clamp, Copy, Sign };
 enum class Bcast : uint8_t { None, Row, Col, Scalar };
@@ -61,6 +64,10 @@ struct Operand {
     TileShape shape;        // of `data`
     Bcast bcast = Bcast::None;
     TileShape view_shape;   // shape seen by users (== shape unless broadcast)
+    // A row shift (row_shift): logical row i is data's row i - shift for i >= shift, else row
+    // (rows - shift + i) of *prev. Evaluated on the fly by the kernels that understand it.
+    int shift = 0;
+    std::shared_ptr<const Operand> prev;
 };
 void check_live(const Operand& v);  // validate mode: the viewed block is still held
 }  // namespace detail
@@ -81,6 +88,8 @@ class BlockExpr {
     // Internal: evaluation.
     void evaluate_into(float* out) const;  // writes shape().tiles() * 1024 floats
     bool is_matmul() const { return kind_ == detail::ExprKind::Matmul; }
+    detail::ExprKind kind() const { return kind_; }
+    detail::BinaryOp binary_op() const { return binary_; }
     const detail::Operand& lhs() const { return a_; }
     const detail::Operand& rhs() const { return b_; }
     detail::Operand materialize() const;
@@ -90,12 +99,13 @@ class BlockExpr {
     static BlockExpr scalar(detail::BinaryOp op, detail::Operand a, float s, bool scalar_first);
     static BlockExpr unary(detail::UnaryOp op, detail::Operand a, float lo = 0, float hi = 0);
     static BlockExpr matmul(detail::Operand a, detail::Operand b);
+    static BlockExpr multiply_add(detail::Operand a, detail::Operand b, detail::Operand c);  // a + b * c
 
    private:
     BlockExpr() = default;
     detail::ExprKind kind_ = detail::ExprKind::Value;
     mutable std::shared_ptr<const detail::ScratchBuffer> memo_;  // materialised once, reused
-    detail::Operand a_, b_;
+    detail::Operand a_, b_, c_;
     detail::BinaryOp binary_ = detail::BinaryOp::Add;
     detail::UnaryOp unary_ = detail::UnaryOp::Neg;
     float scalar_ = 0, lo_ = 0, hi_ = 0;

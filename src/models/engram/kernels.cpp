@@ -65,7 +65,8 @@ RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tenso
                     auto w = w_dfb.wait();
                     ssk = ssk + math::reduce_sum(k * k, ReduceDim::Row);
                     ssq = ssq + math::reduce_sum(q * q, ReduceDim::Row);
-                    dot = dot + math::reduce_sum(k * q * math::broadcast(w, BcastDim::Row, chunk), ReduceDim::Row);
+                    // (k * w) * q: the weighted key once, then a fused row dot with q
+                    dot = dot + math::reduce_sum(k * math::broadcast(w, BcastDim::Row, chunk) * q, ReduceDim::Row);
                 }
                 // Valid data in column 0: one value per token.
                 auto d = dot * math::rsqrt(ssk * inv_h + eps) * math::rsqrt(ssq * inv_h + eps) * inv_sqrt_h;

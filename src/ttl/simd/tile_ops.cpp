@@ -225,6 +225,38 @@ void RowReduceImpl(bool max, const float* a, size_t ld, size_t rows, size_t cols
     }
 }
 
+void MultiplyAddImpl(const float* a, const float* b, const float* c, float* out, size_t n) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    size_t i = 0;
+    for (; i + L <= n; i += L)
+        hn::StoreU(hn::MulAdd(hn::LoadU(d, b + i), hn::LoadU(d, c + i), hn::LoadU(d, a + i)), d, out + i);
+    for (; i < n; ++i) out[i] = a[i] + b[i] * c[i];
+}
+
+void MultiplyAddPerColImpl(const float* a, const float* b, const float* per_col, float* out, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; ++r) MultiplyAddImpl(a + r * cols, b + r * cols, per_col, out + r * cols, cols);
+}
+
+void RowDotImpl(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    for (size_t r = 0; r < rows; ++r) {
+        const float* x = a + r * ld;
+        const float* y = b + r * ld;
+        V s0 = hn::Zero(d), s1 = hn::Zero(d);
+        size_t c = 0;
+        for (; c + 2 * L <= cols; c += 2 * L) {
+            s0 = hn::MulAdd(hn::LoadU(d, x + c), hn::LoadU(d, y + c), s0);
+            s1 = hn::MulAdd(hn::LoadU(d, x + c + L), hn::LoadU(d, y + c + L), s1);
+        }
+        for (; c + L <= cols; c += L) s0 = hn::MulAdd(hn::LoadU(d, x + c), hn::LoadU(d, y + c), s0);
+        float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+        for (; c < cols; ++c) sum += x[c] * y[c];
+        out[r] = sum;
+    }
+}
+
 void Bf16ToF32Impl(const uint16_t* in, float* out, size_t n) {
     const hn::ScalableTag<uint32_t> du;
     const D d;
@@ -259,6 +291,9 @@ HWY_EXPORT(BinaryPerColImpl);
 HWY_EXPORT(UnaryImpl);
 HWY_EXPORT(MatmulImpl);
 HWY_EXPORT(RowReduceImpl);
+HWY_EXPORT(MultiplyAddImpl);
+HWY_EXPORT(MultiplyAddPerColImpl);
+HWY_EXPORT(RowDotImpl);
 HWY_EXPORT(Bf16ToF32Impl);
 HWY_EXPORT(F32ToBf16Impl);
 HWY_EXPORT(TargetNameImpl);
@@ -284,6 +319,15 @@ void matmul(const float* a, size_t lda, const float* b, size_t ldb, float* c, si
 }
 void row_reduce(bool max, const float* a, size_t ld, size_t rows, size_t cols, float* out) {
     HWY_DYNAMIC_DISPATCH(RowReduceImpl)(max, a, ld, rows, cols, out);
+}
+void multiply_add(const float* a, const float* b, const float* c, float* out, size_t n) {
+    HWY_DYNAMIC_DISPATCH(MultiplyAddImpl)(a, b, c, out, n);
+}
+void multiply_add_per_col(const float* a, const float* b, const float* per_col, float* out, size_t rows, size_t cols) {
+    HWY_DYNAMIC_DISPATCH(MultiplyAddPerColImpl)(a, b, per_col, out, rows, cols);
+}
+void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
+    HWY_DYNAMIC_DISPATCH(RowDotImpl)(a, b, ld, rows, cols, out);
 }
 void bf16_to_f32(const uint16_t* in, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Bf16ToF32Impl)(in, out, n); }
 void f32_to_bf16(const float* in, uint16_t* out, size_t n) { HWY_DYNAMIC_DISPATCH(F32ToBf16Impl)(in, out, n); }

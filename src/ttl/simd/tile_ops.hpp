@@ -27,6 +27,13 @@ void unary(Unary op, const float* a, float* out, size_t n, float lo = 0.0f, floa
 void matmul(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t k,
             bool accumulate);
 
+// out[i] = a[i] + b[i] * c[i]
+void multiply_add(const float* a, const float* b, const float* c, float* out, size_t n);
+// out[r*cols + c] = a[r*cols + c] + b[r*cols + c] * per_col[c]
+void multiply_add_per_col(const float* a, const float* b, const float* per_col, float* out, size_t rows, size_t cols);
+// out[r] = sum_c a[r*ld + c] * b[r*ld + c]
+void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out);
+
 // Per-row sum / max over `cols` values of each of `rows` rows with stride ld.
 void row_reduce(bool max, const float* a, size_t ld, size_t rows, size_t cols, float* out);
 
