@@ -16,10 +16,7 @@ namespace {
 // Orders below 5 leave self-force harmonics beyond the two that are subtracted; 7 is the end of the
 // error-estimate table.
 constexpr int kMinOrder = 5, kMaxOrder = 7;
-// The estimate is Deserno and Holm's for ik-differentiation; with analytic differentiation (and the
-// optimal influence function and self-force correction below) tests/md measures errors up to ~2.3x
-// the estimate, so the grid is chosen for the accuracy divided by this margin.
-constexpr double kAnalyticDifferentiationMargin = 3.0;
+
 
 // Deserno and Holm (1998), table I: the coefficients of the P3M aliasing sum for assignment orders 1..7.
 constexpr double kAliasingSum[8][7] = {
@@ -51,25 +48,27 @@ void bspline(double w, int order, double* values, double* derivatives) {
 }
 
 // Per-axis sums over the aliases k + 2 pi m / h (|m| <= kAliases) of the B-spline's Fourier transform
-// U(k) = sinc(k h / 2)^order squared, times k^2, and times exp(-k^2 / 4 alpha^2), for every grid index.
-// Also, for the self-force harmonics j = 1, 2: sum_m U(k_{m+j}) U(k_m) (with U's sign, without its phase).
+// U(k) = sinc(k h / 2)^order squared, times k^2, and times exp(-k^2 / 4 alpha^2), at wave numbers
+// k = 2 pi s / length for the (possibly fractional) indices s. Also, for the self-force harmonics
+// j = 1, 2: sum_m U(k_{m+j}) U(k_m) (with U's sign, without its phase).
 constexpr int kSelfHarmonics = 2;
 struct AliasSums {
     std::vector<double> u2, k2u2, gauss_u2;
     std::array<std::vector<double>, kSelfHarmonics> shifted;
 };
 
-AliasSums alias_sums(int size, double length, int order, double alpha) {
+AliasSums alias_sums(const std::vector<double>& indices, int size, double length, int order, double alpha) {
     constexpr int kAliases = 8;
+    const size_t n = indices.size();
     AliasSums s;
-    s.u2.resize(size), s.k2u2.resize(size), s.gauss_u2.resize(size);
-    for (auto& v : s.shifted) v.resize(size);
-    auto transform = [&](int m0, int m) {  // U at k = 2 pi (m0 + m size) / length
+    s.u2.resize(n), s.k2u2.resize(n), s.gauss_u2.resize(n);
+    for (auto& v : s.shifted) v.resize(n);
+    auto transform = [&](double m0, int m) {  // U at k = 2 pi (m0 + m size) / length
         double x = std::numbers::pi * (m0 + m * size) / size;
         return std::pow(x == 0 ? 1.0 : std::sin(x) / x, order);
     };
-    for (int i = 0; i < size; ++i) {
-        int m0 = i <= size / 2 ? i : i - size;
+    for (size_t i = 0; i < n; ++i) {
+        const double m0 = indices[i];
         double u2 = 0, k2u2 = 0, gauss_u2 = 0;
         for (int m = -kAliases; m <= kAliases; ++m) {
             double k = 2 * std::numbers::pi * (m0 + m * size) / length;
@@ -86,6 +85,13 @@ AliasSums alias_sums(int size, double length, int order, double alpha) {
         }
     }
     return s;
+}
+
+// The grid's frequency indices, 0..size/2 then negative: the first Brillouin zone.
+std::vector<double> grid_indices(int size) {
+    std::vector<double> out(size);
+    for (int i = 0; i < size; ++i) out[i] = i <= size / 2 ? i : i - size;
+    return out;
 }
 
 int next_fft_size(int n) {
@@ -107,6 +113,56 @@ double pme_error_estimate(int size, double length, int order, double alpha, doub
            std::sqrt(alpha * length * std::sqrt(2 * std::numbers::pi) * sum / atoms) / (length * length);
 }
 
+double pme_rms_force_error(const Box& box, double alpha, const PmeGrid& grid, double atoms, double q2) {
+    // Hockney and Eastwood's error functional for the optimal influence function G of analytic
+    // differentiation: per k in the first Brillouin zone, with phi(k) = 4 pi exp(-k^2 / 4 alpha^2) / k^2,
+    //   Q(k) = sum_m k_m^2 phi(k_m)^2 - N(k)^2 / (D(k) S(k)),
+    //   N = sum_m k_m^2 U^2(k_m) phi(k_m), D = sum_m k_m^2 U^2(k_m), S = sum_m U^2(k_m),
+    // and the RMS force error is (sum q^2 / V) sqrt(sum_k Q(k) / atoms) for uncorrelated charges. N, D and S
+    // separate by axis; the first sum does not, but it is a Gaussian in k_m, so the aliases next to k
+    // carry all of it. Q is smooth and even in each component of k, so the sum over the zone's K^3
+    // points is the midpoint rule on kSamples^3 points of its positive octant, whatever the grid size.
+    constexpr int kSamples = 24;
+    std::array<AliasSums, 3> sums;
+    struct Alias {
+        double k2[3], gauss2[3];  // k_m^2 and exp(-k_m^2 / 2 alpha^2) for m = -1, 0, 1
+    };
+    std::array<std::vector<Alias>, 3> near;
+    for (int d = 0; d < 3; ++d) {
+        const int size = grid.size[d];
+        std::vector<double> samples(kSamples);
+        for (int j = 0; j < kSamples; ++j) samples[j] = (j + 0.5) * (0.5 * size) / kSamples;
+        sums[d] = alias_sums(samples, size, box.length[d], grid.order, alpha);
+        near[d].resize(kSamples);
+        for (int j = 0; j < kSamples; ++j)
+            for (int m = -1; m <= 1; ++m) {
+                double k = 2 * std::numbers::pi * (samples[j] + m * size) / box.length[d];
+                near[d][j].k2[m + 1] = k * k;
+                near[d][j].gauss2[m + 1] = std::exp(-k * k / (2 * alpha * alpha));
+            }
+    }
+    double q = 0;
+    for (int x = 0; x < kSamples; ++x)
+        for (int y = 0; y < kSamples; ++y)
+            for (int z = 0; z < kSamples; ++z) {
+                const AliasSums &sx = sums[0], &sy = sums[1], &sz = sums[2];
+                double s = sx.u2[x] * sy.u2[y] * sz.u2[z];
+                double dd = sx.k2u2[x] * sy.u2[y] * sz.u2[z] + sx.u2[x] * sy.k2u2[y] * sz.u2[z] +
+                            sx.u2[x] * sy.u2[y] * sz.k2u2[z];
+                double nn = 4 * std::numbers::pi * sx.gauss_u2[x] * sy.gauss_u2[y] * sz.gauss_u2[z];
+                double t = 0;
+                const Alias &ax = near[0][x], &ay = near[1][y], &az = near[2][z];
+                for (int a = 0; a < 3; ++a)
+                    for (int b = 0; b < 3; ++b)
+                        for (int c = 0; c < 3; ++c)
+                            t += ax.gauss2[a] * ay.gauss2[b] * az.gauss2[c] / (ax.k2[a] + ay.k2[b] + az.k2[c]);
+                q += std::max(0.0, 16 * std::numbers::pi * std::numbers::pi * t - nn * nn / (dd * s));
+            }
+    // Each sample stands for (size / kSamples)^3 / 8 points of the octant, and there are 8 octants.
+    q *= static_cast<double>(grid.size[0]) * grid.size[1] * grid.size[2] / std::pow(kSamples, 3);
+    return q2 / box.volume() * std::sqrt(q / atoms);
+}
+
 PmeGrid choose_pme_grid(const Box& box, double alpha, double accuracy, std::span<const double> charges, int order) {
     if (order != 0 && (order < kMinOrder || order > kMaxOrder))
         throw std::invalid_argument(fmt::format("pme: order must be {}..{} (got {})", kMinOrder, kMaxOrder, order));
@@ -117,25 +173,31 @@ PmeGrid choose_pme_grid(const Box& box, double alpha, double accuracy, std::span
     double q2 = 0;
     for (double q : charges) q2 += q * q;
     const double atoms = std::max<double>(1, static_cast<double>(charges.size()));
-    constexpr int kMaxSize = 2048;
+    constexpr int kMaxSize = 1024;
+    auto too_big = [&] {
+        return std::invalid_argument(fmt::format("pme: accuracy {} needs a grid over {} points along an axis (alpha {} "
+                                                 "is too large for this box, or the accuracy too tight)",
+                                                 accuracy, kMaxSize, alpha));
+    };
 
     PmeGrid best;
     double best_cost = INFINITY;
-    for (int p = order ? order : 5; p <= (order ? order : 7); ++p) {
+    for (int p = order ? order : kMinOrder; p <= (order ? order : kMaxOrder); ++p) {
+        // Start from Deserno and Holm's closed-form estimate for P3M (ik-differentiation), per axis, then
+        // refine all axes together until the error functional of this method is within the accuracy.
         PmeGrid g;
         g.order = p;
         for (int d = 0; d < 3; ++d) {
             int k = next_fft_size(std::max(2 * p, 8));
-            while (kAnalyticDifferentiationMargin * pme_error_estimate(k, box.length[d], p, alpha, atoms, q2) >
-                   accuracy) {
-                k = next_fft_size(k + 1);
-                if (k > kMaxSize)
-                    throw std::invalid_argument(fmt::format(
-                        "pme: accuracy {} needs a grid over {} points along an axis (alpha {} is too large for "
-                        "this box, or the accuracy too tight)",
-                        accuracy, kMaxSize, alpha));
-            }
+            while (pme_error_estimate(k, box.length[d], p, alpha, atoms, q2) > accuracy)
+                if ((k = next_fft_size(k + 1)) > kMaxSize) throw too_big();
             g.size[d] = k;
+        }
+        for (double error; (error = pme_rms_force_error(box, alpha, g, atoms, q2)) > accuracy;) {
+            double scale = std::max(1.04, std::pow(error / accuracy, 1.0 / p));
+            for (int d = 0; d < 3; ++d)
+                if ((g.size[d] = next_fft_size(static_cast<int>(std::ceil(g.size[d] * scale)))) > kMaxSize)
+                    throw too_big();
         }
         // Work model: the FFTs (~ K^3 log K per transform) against spreading and interpolation (~ p^3 per atom).
         double points = static_cast<double>(g.size[0]) * g.size[1] * g.size[2];
@@ -161,9 +223,9 @@ Pme::Pme(const Box& box, double alpha, const PmeGrid& grid)
     //   G(k) = sum_m k_m^2 U^2(k_m) phi(k_m) / ([sum_m k_m^2 U^2(k_m)] [sum_m U^2(k_m)]).
     // Every factor separates by axis (k_m^2 phi(k_m) is a Gaussian), so per-axis alias sums suffice.
     // SPME's B-spline moduli are the no-aliasing limit of this G and give several times larger errors.
-    std::array<AliasSums, 3> sums = {alias_sums(nx, box.length.x, grid.order, alpha),
-                                     alias_sums(ny, box.length.y, grid.order, alpha),
-                                     alias_sums(nz, box.length.z, grid.order, alpha)};
+    std::array<AliasSums, 3> sums;
+    for (int d = 0; d < 3; ++d)
+        sums[d] = alias_sums(grid_indices(grid.size[d]), grid.size[d], box.length[d], grid.order, alpha);
     influence_.assign(fft_.spectrum_size(), 0.0);
     virial_factor_.assign(fft_.spectrum_size(), 0.0);
     const double pi2_over_alpha2 = std::numbers::pi * std::numbers::pi / (alpha * alpha);
