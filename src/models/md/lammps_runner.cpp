@@ -38,10 +38,16 @@ std::string read_text(const std::string& path) {
     return text.str();
 }
 
+// The last `lines` lines of `text`.
 std::string tail(const std::string& text, size_t lines) {
-    size_t pos = text.size();
-    for (size_t n = 0; n <= lines && pos > 0; ++n) pos = text.rfind('\n', pos - 1);
-    return pos == std::string::npos ? text : text.substr(pos + 1);
+    size_t start = text.size();
+    for (size_t n = 0; n <= lines; ++n) {
+        if (start == 0) return text;
+        size_t newline = text.rfind('\n', start - 1);
+        if (newline == std::string::npos) return text;
+        start = newline;
+    }
+    return text.substr(start + 1);
 }
 
 // fork + exec with stdout and stderr to `output`; returns the exit status.
