@@ -257,6 +257,15 @@ BlockExpr make_binary(BinaryOp op, const BlockExpr& a, const BlockExpr& b) {
         shape_error(fmt::format("'{}' of blocks of {}x{} and {}x{} tiles: shapes must match; use "
                                 "ttl::math::broadcast to widen a reduced block",
                                 binary_name(op), a.shape().rows, a.shape().cols, b.shape().rows, b.shape().cols));
+    // x * broadcast(col vector) * broadcast(row vector) (RMSNorm) in one pass.
+    if (op == BinaryOp::Mul && a.kind() == ExprKind::Binary && a.binary_op() == BinaryOp::Mul) {
+        auto per_row = [&](const Operand& v) { return v.bcast == Bcast::Col && v.shape.cols == 1 && v.shape.rows == a.shape().rows; };
+        auto per_col = [&](const Operand& v) { return v.bcast == Bcast::Row && v.shape.rows == 1 && v.shape.cols == a.shape().cols; };
+        auto plain = [](const Operand& v) { return v.bcast == Bcast::None && v.shift == 0; };
+        const Operand bo = operand_of(b);
+        if (per_col(bo) && plain(a.lhs()) && per_row(a.rhs())) return BlockExpr::scale_rows_cols(a.lhs(), a.rhs(), bo);
+        if (per_col(bo) && plain(a.rhs()) && per_row(a.lhs())) return BlockExpr::scale_rows_cols(a.rhs(), a.lhs(), bo);
+    }
     // a + b * c in one pass: keep the pending product's operands.
     if (op == BinaryOp::Add && b.kind() == ExprKind::Binary && b.binary_op() == BinaryOp::Mul)
         return BlockExpr::multiply_add(operand_of(a), b.lhs(), b.rhs());
@@ -368,6 +377,16 @@ BlockExpr BlockExpr::multiply_add(Operand a, Operand b, Operand c) {
     return e;
 }
 
+BlockExpr BlockExpr::scale_rows_cols(Operand x, Operand per_row, Operand per_col) {
+    BlockExpr e;
+    e.kind_ = ExprKind::ScaleRowsCols;
+    e.shape_ = x.view_shape;
+    e.a_ = std::move(x);
+    e.b_ = std::move(per_row);
+    e.c_ = std::move(per_col);
+    return e;
+}
+
 BlockExpr BlockExpr::matmul(Operand a, Operand b) {
     BlockExpr e;
     e.kind_ = ExprKind::Matmul;
@@ -392,6 +411,16 @@ void BlockExpr::evaluate_into(float* out) const {
             return;
         case ExprKind::Binary: eval_binary(binary_, a_, b_, out); return;
         case ExprKind::MultiplyAdd: eval_multiply_add(a_, b_, c_, out); return;
+        case ExprKind::ScaleRowsCols: {
+            check_live(a_);
+            check_live(b_);
+            check_live(c_);
+            const size_t rows = static_cast<size_t>(shape_.rows) * kT, cols = static_cast<size_t>(shape_.cols) * kT;
+            std::vector<float> per_row(rows);
+            for (size_t r = 0; r < rows; ++r) per_row[r] = b_.data[r * kT];  // column 0 of each (R, 1) tile row
+            simd::scale_rows_cols(a_.data, per_row.data(), c_.data, out, rows, cols);
+            return;
+        }
         case ExprKind::Scalar: {
             ScratchBuffer s;
             simd::binary_scalar(to_simd(binary_), full(a_, s), scalar_, out, n, scalar_first_);

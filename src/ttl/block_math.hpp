@@ -47,7 +47,7 @@ class ScratchBuffer {
     size_t bytes_ = 0;
 };
 
-enum class ExprKind : uint8_t { Value, Binary, Scalar, Unary, Matmul, MultiplyAdd };
+enum class ExprKind : uint8_t { Value, Binary, Scalar, Unary, Matmul, MultiplyAdd, ScaleRowsCols };
 enum class BinaryOp : uint8_t { Add, Sub, Mul, Div, Max, Min };
 enum class UnaryOp : uint8_t { Neg, Abs, Exp, Log, Sqrt, Rsqrt, Recip, Square, Sigmoid, Silu, Relu, Tanh, Gelu, Clamp, Copy, Sign };
 enum class Bcast : uint8_t { None, Row, Col, Scalar };
@@ -100,6 +100,8 @@ class BlockExpr {
     static BlockExpr unary(detail::UnaryOp op, detail::Operand a, float lo = 0, float hi = 0);
     static BlockExpr matmul(detail::Operand a, detail::Operand b);
     static BlockExpr multiply_add(detail::Operand a, detail::Operand b, detail::Operand c);  // a + b * c
+    // x * per_row * per_col, with a column-broadcast and a row-broadcast operand
+    static BlockExpr scale_rows_cols(detail::Operand x, detail::Operand per_row, detail::Operand per_col);
 
    private:
     BlockExpr() = default;

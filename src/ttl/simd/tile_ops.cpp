@@ -238,6 +238,19 @@ void MultiplyAddPerColImpl(const float* a, const float* b, const float* per_col,
     for (size_t r = 0; r < rows; ++r) MultiplyAddImpl(a + r * cols, b + r * cols, per_col, out + r * cols, cols);
 }
 
+void ScaleRowsColsImpl(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    for (size_t r = 0; r < rows; ++r) {
+        const V s = hn::Set(d, per_row[r]);
+        const float* xr = x + r * cols;
+        float* o = out + r * cols;
+        size_t c = 0;
+        for (; c + L <= cols; c += L) hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(d, xr + c), s), hn::LoadU(d, per_col + c)), d, o + c);
+        for (; c < cols; ++c) o[c] = xr[c] * per_row[r] * per_col[c];
+    }
+}
+
 void RowDotImpl(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
     const D d;
     const size_t L = hn::Lanes(d);
@@ -294,6 +307,7 @@ HWY_EXPORT(RowReduceImpl);
 HWY_EXPORT(MultiplyAddImpl);
 HWY_EXPORT(MultiplyAddPerColImpl);
 HWY_EXPORT(RowDotImpl);
+HWY_EXPORT(ScaleRowsColsImpl);
 HWY_EXPORT(Bf16ToF32Impl);
 HWY_EXPORT(F32ToBf16Impl);
 HWY_EXPORT(TargetNameImpl);
@@ -325,6 +339,9 @@ void multiply_add(const float* a, const float* b, const float* c, float* out, si
 }
 void multiply_add_per_col(const float* a, const float* b, const float* per_col, float* out, size_t rows, size_t cols) {
     HWY_DYNAMIC_DISPATCH(MultiplyAddPerColImpl)(a, b, per_col, out, rows, cols);
+}
+void scale_rows_cols(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols) {
+    HWY_DYNAMIC_DISPATCH(ScaleRowsColsImpl)(x, per_row, per_col, out, rows, cols);
 }
 void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
     HWY_DYNAMIC_DISPATCH(RowDotImpl)(a, b, ld, rows, cols, out);

@@ -31,6 +31,8 @@ void matmul(const float* a, size_t lda, const float* b, size_t ldb, float* c, si
 void multiply_add(const float* a, const float* b, const float* c, float* out, size_t n);
 // out[r*cols + c] = a[r*cols + c] + b[r*cols + c] * per_col[c]
 void multiply_add_per_col(const float* a, const float* b, const float* per_col, float* out, size_t rows, size_t cols);
+// out[r*cols + c] = x[r*cols + c] * per_row[r] * per_col[c]   (RMSNorm's normalise-and-weight)
+void scale_rows_cols(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols);
 // out[r] = sum_c a[r*ld + c] * b[r*ld + c]
 void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out);
 
