@@ -10,11 +10,11 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
-#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "ops/detail.hpp"
+#include "ops/elementwise.hpp"
 #include "runtime/thread_pool.hpp"
 
 namespace ttlm::ops {
@@ -189,13 +189,11 @@ void check_same_dtype(std::string_view op, std::string_view a_name, const Tensor
 void fill_empty_product(Tensor& out, const Tensor& bias) {
     Tensor result = Tensor::zeros(out.shape(), DType::F32);
     if (bias.defined()) {
-        const Tensor bias_f32 = bias.to(DType::F32);
-        float* r = result.data<float>();
+        const Tensor bias_f32 = to_f32(bias);
         for (int64_t row = 0; row < out.rows(); ++row)
-            std::memcpy(r + row * out.cols(), bias_f32.raw(), bias_f32.nbytes());
+            std::memcpy(result.data<float>() + row * out.cols(), bias_f32.raw(), bias_f32.nbytes());
     }
-    const Tensor converted = result.to(out.dtype());
-    std::memcpy(out.raw(), converted.raw(), out.nbytes());
+    convert_into(out, result);
 }
 
 struct MatmulPlan {

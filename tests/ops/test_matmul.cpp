@@ -98,6 +98,14 @@ TEST(Matmul, Bf16OperandsAccumulateInF32) {
     EXPECT_EQ(y.dtype(), DType::F32);
     const Product p = reference_product(values(x), values(w), 1, 33, 70, 29, true, true);
     EXPECT_LE(max_relative_error(y, p.value, p.magnitude), 1e-5);
+    const Tensor bias = random_tensor({29}, 21, -1.0f, 1.0f, DType::BF16);
+    const std::vector<double> bias_values = values(bias);
+    std::vector<double> with_bias = p.value, magnitude = p.magnitude;
+    for (size_t i = 0; i < with_bias.size(); ++i) {
+        with_bias[i] += bias_values[i % 29];
+        magnitude[i] += std::abs(bias_values[i % 29]);
+    }
+    EXPECT_LE(max_relative_error(linear(x, w, bias), with_bias, magnitude), 1e-5);
 
     // f32 data rounded to bf16 first: rounding to bf16 (8 significant bits, to nearest) errs by at most
     // 2^-8 relative per element, so each product is off by at most 2^-7 + 2^-16 relative and the
