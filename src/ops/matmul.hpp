@@ -2,11 +2,12 @@
 //
 // f32 x f32 -> f32, and bf16 x bf16 -> f32 (oneDNN's AVX512-BF16 / AMX path; `_into` may also store
 // bf16). Mixed f32/bf16 operands are rejected, as in PyTorch. oneDNN primitives are created once per
-// shape, dtype and thread count and kept in a small cache, so repeated calls only execute.
+// shape and dtype and kept in a small cache, so repeated calls only execute.
 //
 // Threads: the product is split by batch, rows or columns over ttlm::runtime's pinned workers, each
 // running oneDNN single-threaded (oneDNN's own OpenMP threads spin between calls and would compete
-// with the workers), so `--threads 1` means one thread.
+// with the workers), so `--threads 1` means one thread. Results on different thread counts agree to
+// f32 rounding, not always bitwise: oneDNN may pick another kernel for a part's shape.
 #pragma once
 
 #include <cstdint>

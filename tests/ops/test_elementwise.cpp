@@ -300,10 +300,13 @@ TEST(Elementwise, ErrorsNameOpArgumentAndShapes) {
 TEST(Elementwise, SameBitsOnOneAndTwoThreads) {
     const Tensor x = random_tensor({300, 517}, 11, -6.0f, 6.0f);
     const Tensor row = random_tensor({517}, 12);
-    for (UnaryOp op : {UnaryOp::Silu, UnaryOp::Gelu, UnaryOp::Exp}) {
+    for (int i = 0; i < static_cast<int>(UnaryOp::Clamp); ++i) {
+        const UnaryOp op = static_cast<UnaryOp>(i);
         auto [one, two] = on_one_and_two_threads([&] { return unary(op, x); });
         EXPECT_TRUE(same_bytes(one, two)) << op_name(op);
     }
+    auto [one_c, two_c] = on_one_and_two_threads([&] { return clamp(x, -1.0f, 2.0f); });
+    EXPECT_TRUE(same_bytes(one_c, two_c));
     auto [one, two] = on_one_and_two_threads([&] { return div(x, row); });
     EXPECT_TRUE(same_bytes(one, two));
     auto [one16, two16] = on_one_and_two_threads([&] { return to_bf16(x); });

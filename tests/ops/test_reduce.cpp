@@ -115,6 +115,10 @@ TEST(Reduce, SameBitsOnOneAndTwoThreads) {
         EXPECT_TRUE(same_bytes(one, two));
         auto [one_a, two_a] = on_one_and_two_threads([&] { return argmax(x, dim); });
         EXPECT_TRUE(same_bytes(one_a, two_a));
+        auto [one_m, two_m] = on_one_and_two_threads([&] { return mean(x, dim); });
+        EXPECT_TRUE(same_bytes(one_m, two_m));
+        auto [one_x, two_x] = on_one_and_two_threads([&] { return max(x, dim); });
+        EXPECT_TRUE(same_bytes(one_x, two_x));
     }
 }
 

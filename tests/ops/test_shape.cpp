@@ -145,6 +145,11 @@ TEST(Shape, SameBitsOnOneAndTwoThreads) {
     EXPECT_TRUE(same_bytes(one, two));
     auto [one_c, two_c] = on_one_and_two_threads([&] { return concat({x, x}, 1); });
     EXPECT_TRUE(same_bytes(one_c, two_c));
+    auto [one_s, two_s] = on_one_and_two_threads([&] { return slice(x, 1, 3, -5); });
+    EXPECT_TRUE(same_bytes(one_s, two_s));
+    const Tensor cube = reshape(x, {300, 11, 47});
+    auto [one_p, two_p] = on_one_and_two_threads([&] { return permute(cube, {2, 0, 1}); });
+    EXPECT_TRUE(same_bytes(one_p, two_p));
 }
 
 }  // namespace
