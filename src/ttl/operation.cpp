@@ -222,10 +222,57 @@ void require_kind(const Task& task, bool datamovement, const char* what, std::so
                                          what));
 }
 
+namespace {
+
+// The worker loop's continuation while one of its kernels runs. A kernel that blocks hands
+// control straight to a runnable sibling of its node (fast mode: one context switch per hand-off)
+// or back to the loop. Whoever jumps names itself in t_switch_from, and the context it lands in
+// stores the jumper's continuation: in the jumper's Task, or, for the loop, in t_worker_loop.
+// (Plain pointers: thread_locals with destructors cost a guard check on every access.)
+thread_local boost::context::fiber* t_worker_loop = nullptr;
+thread_local Task* t_switch_from = nullptr;
+
+bool task_ready(const Task& t) { return !t.finished && (!t.blocked.ready || t.blocked.ready(t.blocked.arg)); }
+
+void enter(Task& t) {
+    t.started = true;
+    t_current_task = &t;
+    t_current_op = t.node->op;
+    t_current_dfbs = t.node->dfbs.data();
+}
+
+// Called where a context regains control, with the continuation of the one that jumped here.
+void arrived(boost::context::fiber&& from) {
+    if (t_switch_from)
+        t_switch_from->fiber = std::move(from);
+    else
+        *t_worker_loop = std::move(from);
+}
+
+Task* runnable_sibling(const Task& t) {
+    NodeState& n = *t.node;
+    for (int i = 1; i < 3; ++i) {
+        Task& s = n.tasks[(static_cast<int>(t.kind) + i) % 3];
+        if (task_ready(s)) return &s;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
 void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where) {
     Task* t = t_current_task;
     t->blocked = {ready, describe, arg, where};
-    t->scheduler = std::move(t->scheduler).resume();
+    Task* next = t->node->op->validating() ? nullptr : runnable_sibling(*t);
+    t_switch_from = t;
+    boost::context::fiber from;
+    if (next) {
+        enter(*next);
+        from = std::move(next->fiber).resume();
+    } else {
+        from = std::move(*t_worker_loop).resume();
+    }
+    arrived(std::move(from));
     t->blocked.ready = nullptr;
     if (t_op && t_op->abort.load(std::memory_order_relaxed)) throw Aborted{};
 }
@@ -238,13 +285,11 @@ void OperationState::fail(std::exception_ptr e) {
 
 namespace {
 
-bool task_ready(const Task& t) { return !t.finished && (!t.blocked.ready || t.blocked.ready(t.blocked.arg)); }
-
+// From the worker loop: run t (and whatever it hands over to) until control comes back.
 void resume(Task& t) {
-    t_current_task = &t;
-    t_current_op = t.node->op;
-    t_current_dfbs = t.node->dfbs.data();
-    t.fiber = std::move(t.fiber).resume();
+    enter(t);
+    t_switch_from = nullptr;
+    arrived(std::move(t.fiber).resume());
     t_current_task = nullptr;
     t_current_op = nullptr;
     t_current_dfbs = nullptr;
@@ -289,8 +334,8 @@ void admit(OperationState& op, NodeState& node, int worker) {
         const std::function<void()>* fn = &op.kernels[k];
         OperationState* opp = &op;
         t.fiber = boost::context::fiber(std::allocator_arg, PooledStack{},
-                                        [&t, fn, opp](boost::context::fiber&& sched) -> boost::context::fiber {
-                                            t.scheduler = std::move(sched);
+                                        [&t, fn, opp](boost::context::fiber&& from) -> boost::context::fiber {
+                                            arrived(std::move(from));
                                             try {
                                                 (*fn)();
                                             } catch (const boost::context::detail::forced_unwind&) {
@@ -300,7 +345,8 @@ void admit(OperationState& op, NodeState& node, int worker) {
                                                 opp->fail(std::current_exception());
                                             }
                                             t.finished = true;
-                                            return std::move(t.scheduler);
+                                            t_switch_from = &t;
+                                            return std::move(*t_worker_loop);
                                         });
     }
 }
@@ -379,6 +425,8 @@ struct Workers {
 
 void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, bool admit_all) {
     t_op = &op;
+    boost::context::fiber loop_continuation;
+    t_worker_loop = &loop_continuation;
     std::vector<NodeState*> active;
     auto start_node = [&](int idx) {
         NodeState& n = *op.nodes[static_cast<size_t>(idx)];
@@ -395,11 +443,14 @@ void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, 
     std::vector<Task*> ready;
 
     auto run_task = [&](Task& t) {
-        t.started = true;
+        NodeState& n = *t.node;
         resume(t);
-        if (t.finished) {
-            NodeState& n = *t.node;
-            if (++n.finished_tasks == 3) {
+        // Kernels of this node may have finished while they handed control among themselves.
+        int finished = 0;
+        for (const Task& k : n.tasks) finished += k.finished;
+        if (finished > n.finished_tasks) {
+            n.finished_tasks = finished;
+            if (finished == 3) {
                 retire(op, n);
                 active.erase(std::find(active.begin(), active.end(), &n));
             }

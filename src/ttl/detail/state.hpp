@@ -39,8 +39,7 @@ struct BlockedOn {
 struct Task {
     NodeState* node = nullptr;
     KernelKind kind = KernelKind::Compute;
-    boost::context::fiber fiber;
-    boost::context::fiber scheduler;  // continuation back to the worker's loop
+    boost::context::fiber fiber;  // the suspended kernel (empty while it runs or once it finished)
     bool started = false;
     bool finished = false;
     BlockedOn blocked;
