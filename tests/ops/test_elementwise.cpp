@@ -109,6 +109,13 @@ TEST(Elementwise, UnaryEdgeCases) {
     EXPECT_EQ(at(UnaryOp::GeluTanh, 30.0f), 30.0f);
     EXPECT_EQ(at(UnaryOp::GeluTanh, -30.0f), 0.0f);
     EXPECT_EQ(at(UnaryOp::Relu, -3.0f), 0.0f);
+    // Infinities as torch: f(+inf) = +inf for the activations; x * (something -> 0) is NaN at -inf.
+    for (UnaryOp op : {UnaryOp::Gelu, UnaryOp::GeluTanh, UnaryOp::Silu}) {
+        EXPECT_EQ(at(op, INFINITY), INFINITY) << op_name(op);
+        EXPECT_TRUE(std::isnan(at(op, -INFINITY))) << op_name(op);
+    }
+    EXPECT_EQ(at(UnaryOp::Sigmoid, -INFINITY), 0.0f);
+    EXPECT_EQ(at(UnaryOp::Tanh, INFINITY), 1.0f);
     for (int op = 0; op < static_cast<int>(UnaryOp::Clamp); ++op) {
         SCOPED_TRACE(std::string(op_name(static_cast<UnaryOp>(op))));
         EXPECT_TRUE(std::isnan(at(static_cast<UnaryOp>(op), kNaN)));
