@@ -20,6 +20,7 @@
 
 namespace ttlm::io {
 
+// An open checkpoint. Copies share the mapping; const methods may be called from several threads.
 class SafetensorsFile {
    public:
     struct Entry {
