@@ -69,6 +69,22 @@ Tensor row_view(const Tensor& t, int64_t row) {
     return Tensor::wrap(p, {1, n}, DType::F32, keep);
 }
 
+// x with dimension `dim` widened to `size` by zeros (the tile padding of the fused path's channels).
+Tensor pad_channels(const Tensor& x, int64_t size, int dim) {
+    const int64_t have = x.dim(dim);
+    if (have == size) return x;
+    Shape shape = x.shape();
+    shape[static_cast<size_t>(dim)] = size;
+    Tensor out(shape);
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < dim; ++i) outer *= x.dim(i);
+    for (int i = dim + 1; i < x.ndim(); ++i) inner *= x.dim(i);
+    for (int64_t o = 0; o < outer; ++o)
+        std::memcpy(out.data<float>() + o * size * inner, x.data<float>() + o * have * inner,
+                    static_cast<size_t>(have * inner) * sizeof(float));
+    return out;
+}
+
 }  // namespace
 
 EmbeddingTable EmbeddingTable::from_tensor(Tensor table) {
@@ -166,18 +182,22 @@ Engram::Engram(EngramConfig config, int layer_id, std::shared_ptr<const Compress
     config_.validate();
     hashing_->layer(layer_id_);  // throws for a layer id outside config.layer_ids
     const int64_t H = config_.hidden_size, hc = config_.hc_mult, K = config_.kernel_size;
+    const int64_t Hp = (H + ttl::kTileDim - 1) / ttl::kTileDim * ttl::kTileDim;
+    padded_hidden_ = Hp;
     std::vector<Tensor> ws(weights_.key_weight), bs(weights_.key_bias);
     ws.push_back(weights_.value_weight);
     bs.push_back(weights_.value_bias);
-    stacked_weight_ = ops::concat(ws, 0);
-    stacked_bias_ = ops::concat(bs, 0);
+    stacked_weight_ = pad_channels(ops::concat(ws, 0).reshape({hc + 1, H, -1}), Hp, 1).reshape({(hc + 1) * Hp, -1});
+    stacked_bias_ = pad_channels(ops::concat(bs, 0).reshape({hc + 1, H}), Hp, 1).reshape({(hc + 1) * Hp});
     stacked_weight_bf16_ = stacked_weight_.to(DType::BF16);
     for (int64_t h = 0; h < hc; ++h) {
-        key_query_weight_.push_back(ops::mul(weights_.norm1[static_cast<size_t>(h)], weights_.norm2[static_cast<size_t>(h)]).reshape({1, H}));
-        conv_norm_rows_.push_back(weights_.conv_norm[static_cast<size_t>(h)].reshape({1, H}));
+        Tensor kq = ops::mul(weights_.norm1[static_cast<size_t>(h)], weights_.norm2[static_cast<size_t>(h)]).reshape({1, H});
+        key_query_weight_.push_back(pad_channels(kq, Hp, 1));
+        conv_norm_rows_.push_back(pad_channels(weights_.conv_norm[static_cast<size_t>(h)].reshape({1, H}), Hp, 1));
     }
-    // [hc*H, 1, K] -> tap-major [K, hc*H]
-    Tensor taps = ops::transpose(weights_.conv_weight.reshape({hc * H, K}), 0, 1);
+    // [hc*H, 1, K] -> tap-major [K, hc, Hp]
+    Tensor taps = pad_channels(ops::transpose(weights_.conv_weight.reshape({hc * H, K}), 0, 1).reshape({K, hc, H}), Hp, 2)
+                      .reshape({K, hc * Hp});
     for (int64_t k = 0; k < K; ++k) conv_taps_.push_back(row_view(taps, k));
 }
 
@@ -264,10 +284,7 @@ void Engram::forward_fused(const Tensor& hidden, EngramStages& s, StageTimes& t,
     const int64_t hc = config_.hc_mult, H = config_.hidden_size;
     const int64_t B = hidden.dim(0), L = hidden.dim(1);
     const int64_t Lp = s.embeddings.dim(1), N = B * Lp, E = s.embeddings.dim(2);
-    if (H % ttl::kTileDim)
-        throw std::invalid_argument(fmt::format("engram fused path: hidden_size {} is not a multiple of 32 (one tile); "
-                                                "use --unfused",
-                                                H));
+    const int64_t Hp = padded_hidden_;
     const DType dt = o.dtype;
     ttl::ExecOptions exec = ttl::default_options();
 
@@ -278,16 +295,18 @@ void Engram::forward_fused(const Tensor& hidden, EngramStages& s, StageTimes& t,
                                  : ops::to_bf16(ops::linear(x2.to(DType::BF16), stacked_weight_bf16_, stacked_bias_));
     t.gemm_ms = ms_since(t0);
 
-    // Hidden states, padded to Lp tokens per sequence when L is not a multiple of 32.
+    // Hidden states, padded to Lp tokens per sequence and Hp channels per branch where needed.
     Tensor hs;
-    if (Lp == L && dt == DType::F32) {
+    if (Lp == L && Hp == H && dt == DType::F32) {
         hs = hidden.reshape({N, hc * H});
     } else {
-        Tensor padded({B, Lp, hc * H}, DType::F32);
+        Tensor padded({B, Lp, hc, Hp}, DType::F32);
         for (int64_t b = 0; b < B; ++b)
-            std::memcpy(padded.data<float>() + b * Lp * hc * H, hidden.data<float>() + b * L * hc * H,
-                        static_cast<size_t>(L * hc * H) * sizeof(float));
-        hs = (dt == DType::F32 ? padded : padded.to(dt)).reshape({N, hc * H});
+            for (int64_t l = 0; l < L; ++l)
+                for (int64_t h = 0; h < hc; ++h)
+                    std::memcpy(padded.data<float>() + ((b * Lp + l) * hc + h) * Hp,
+                                hidden.data<float>() + ((b * L + l) * hc + h) * H, static_cast<size_t>(H) * sizeof(float));
+        hs = (dt == DType::F32 ? padded : padded.to(dt)).reshape({N, hc * Hp});
     }
 
     t0 = std::chrono::steady_clock::now();
@@ -296,9 +315,10 @@ void Engram::forward_fused(const Tensor& hidden, EngramStages& s, StageTimes& t,
     gi.hidden = &hs;
     gi.key_query_weight = key_query_weight_;
     gi.branches = static_cast<int>(hc);
-    gi.hidden_size = static_cast<int>(H);
+    gi.hidden_size = static_cast<int>(Hp);
+    gi.norm_size = static_cast<int>(H);
     gi.eps = kFloat32Eps;
-    Tensor gated = Tensor::empty({N, hc * H}, dt);
+    Tensor gated = Tensor::empty({N, hc * Hp}, dt);
     std::vector<Tensor> gate_cols;
     if (o.keep_stages)
         for (int64_t h = 0; h < hc; ++h) gate_cols.emplace_back(Shape{N, 1});
@@ -313,29 +333,33 @@ void Engram::forward_fused(const Tensor& hidden, EngramStages& s, StageTimes& t,
     ci.norm_weight = conv_norm_rows_;
     ci.taps = conv_taps_;
     ci.branches = static_cast<int>(hc);
-    ci.hidden_size = static_cast<int>(H);
+    ci.hidden_size = static_cast<int>(Hp);
+    ci.norm_size = static_cast<int>(H);
     ci.dilation = config_.max_ngram_size;
     ci.eps = kConvNormEps;
-    Tensor output = Tensor::empty({N, hc * H}, dt);
-    Tensor conv = o.keep_stages ? Tensor::empty({N, hc * H}, dt) : Tensor();
+    Tensor output = Tensor::empty({N, hc * Hp}, dt);
+    Tensor conv = o.keep_stages ? Tensor::empty({N, hc * Hp}, dt) : Tensor();
     conv_kernel(ci, output, o.keep_stages ? &conv : nullptr, exec);
     t.conv_ms = ms_since(t0);
 
-    // Back to [B, L, ...] f32, dropping the padding.
-    auto unpad = [&](const Tensor& x, int64_t width) {
+    // Back to [B, L, blocks, H] f32, dropping the padding: x is [B * Lp, blocks * Hp].
+    auto unpad = [&](const Tensor& x, int64_t blocks, int64_t h_in, int64_t h_out) {
         Tensor f = x.dtype() == DType::F32 ? x : x.to(DType::F32);
-        if (Lp == L) return f.reshape({B, L, width});
-        Tensor out({B, L, width});
+        if (Lp == L && h_in == h_out) return f.reshape({B, L, blocks, h_out});
+        Tensor out({B, L, blocks, h_out});
         for (int64_t b = 0; b < B; ++b)
-            std::memcpy(out.data<float>() + b * L * width, f.data<float>() + b * Lp * width, static_cast<size_t>(L * width) * sizeof(float));
+            for (int64_t l = 0; l < L; ++l)
+                for (int64_t k = 0; k < blocks; ++k)
+                    std::memcpy(out.data<float>() + ((b * L + l) * blocks + k) * h_out,
+                                f.data<float>() + ((b * Lp + l) * blocks + k) * h_in, static_cast<size_t>(h_out) * sizeof(float));
         return out;
     };
-    s.embeddings = unpad(s.embeddings, E);
-    s.output = unpad(output, hc * H).reshape({B, L, hc, H});
-    s.gated = unpad(gated, hc * H).reshape({B, L, hc, H});
+    s.embeddings = unpad(s.embeddings, 1, E, E).reshape({B, L, E});
+    s.output = unpad(output, hc, Hp, H);
+    s.gated = unpad(gated, hc, Hp, H);
     if (o.keep_stages) {
-        s.conv = unpad(conv, hc * H).reshape({B, L, hc, H});
-        s.value = unpad(ops::slice(kv.reshape({N, hc + 1, H}), 1, hc, hc + 1).reshape({N, H}), H);
+        s.conv = unpad(conv, hc, Hp, H);
+        s.value = unpad(ops::slice(kv.reshape({N, hc + 1, Hp}), 1, hc, hc + 1).reshape({N, Hp}), 1, Hp, H).reshape({B, L, H});
         Tensor g({B, L, hc, 1});
         for (int64_t b = 0; b < B; ++b)
             for (int64_t l = 0; l < L; ++l)

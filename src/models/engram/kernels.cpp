@@ -42,7 +42,8 @@ RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tenso
     const int chunks = ht / cw;
     const TileShape chunk{1, cw};
     const int64_t token_tiles = kv.tile_rows();
-    const float inv_h = 1.0f / static_cast<float>(H), inv_sqrt_h = 1.0f / std::sqrt(static_cast<float>(H)), eps = in.eps;
+    const float n = static_cast<float>(in.norm_size > 0 ? in.norm_size : H);
+    const float inv_h = 1.0f / n, inv_sqrt_h = 1.0f / std::sqrt(n), eps = in.eps;
     auto cols = [&](int block, int c) { return slice(int64_t(block) * ht + int64_t(c) * cw, int64_t(block) * ht + int64_t(c + 1) * cw); };
 
     Operation op("engram_gating", Grid::Auto);
@@ -151,7 +152,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     const int seq_tiles = in.seq_tiles;
     const int workers = std::max(1, ttlm::runtime::num_threads());
     const int per_seq = std::max(1, std::min(seq_tiles, 4 * workers / std::max(1, in.batch)));
-    const float inv_h = 1.0f / static_cast<float>(H), eps = in.eps;
+    const float inv_h = 1.0f / static_cast<float>(in.norm_size > 0 ? in.norm_size : H), eps = in.eps;
     auto cols = [&](int h, int c) { return slice(int64_t(h) * ht + int64_t(c) * cw, int64_t(h) * ht + int64_t(c + 1) * cw); };
     // This node's tile rows of its sequence: [r0, r1), as global tile-row indices.
     struct Range {

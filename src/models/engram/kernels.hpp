@@ -15,7 +15,8 @@ struct GatingInputs {
     // is rk * rq * sum(k * q * w1 * w2), so one pass over k and q gives all three row sums.
     std::vector<ttl::Tensor> key_query_weight;
     int branches = 4;
-    int hidden_size = 1024;      // H; a multiple of 32
+    int hidden_size = 1024;      // H as laid out: a multiple of 32 (zero-padded channels past norm_size)
+    int norm_size = 0;           // the model's H, for the means and 1/sqrt(H) (0: hidden_size)
     float eps = 1.1920929e-07f;  // torch.finfo(float32).eps, the reference's RMSNorm default
 };
 
@@ -31,7 +32,8 @@ struct ConvInputs {
     std::vector<ttl::Tensor> norm_weight;  // short_conv.norms[h].weight as [1, H] rows
     std::vector<ttl::Tensor> taps;         // conv weight, tap-major: taps[k] is [1, hc * H]
     int branches = 4;
-    int hidden_size = 1024;
+    int hidden_size = 1024;            // as laid out, a multiple of 32
+    int norm_size = 0;                 // the model's H (0: hidden_size)
     int dilation = 3;
     float eps = 1e-5f;
 };
