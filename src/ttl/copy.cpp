@@ -16,6 +16,8 @@ using namespace detail;
 namespace {
 
 constexpr int64_t kT = kTileDim;
+// Writes of at least this many contiguous bytes bypass the cache (see simd::stream_copy).
+constexpr size_t kStreamingWrite = 64 << 10;
 
 std::string slice_str(const TensorSlice& s) {
     auto idx = [](const TileIndex& i) {
@@ -96,8 +98,12 @@ void write_tiles(const void* block, DType bt, TileShape shape, const TensorSlice
     const int64_t valid_rows = std::min<int64_t>(brows, xrows - r0);
     char* xp = static_cast<char*>(x.mutable_raw());
     const char* bp = static_cast<const char*>(block);
-    if (xt == bt && valid_cols == bcols && bcols == xcols) {
-        std::memcpy(xp + static_cast<size_t>(r0 * xcols) * xs, bp, static_cast<size_t>(valid_rows * bcols) * xs);
+    if (xt == bt && valid_cols == bcols && bcols == xcols) {  // one contiguous run
+        const size_t bytes = static_cast<size_t>(valid_rows * bcols) * xs;
+        if (bytes >= kStreamingWrite)
+            simd::stream_copy(xp + static_cast<size_t>(r0 * xcols) * xs, bp, bytes);
+        else
+            std::memcpy(xp + static_cast<size_t>(r0 * xcols) * xs, bp, bytes);
         return;
     }
     for (int64_t r = 0; r < valid_rows; ++r)
