@@ -48,11 +48,12 @@ class RealFft3d {
     int nz_half() const { return nz_ / 2 + 1; }
     int64_t spectrum_size() const { return int64_t{nx_} * ny_ * nz_half(); }
 
-    // spectrum[(x * ny + y) * nz_half + z] = sum over the grid of g e^{-2 pi i (x m_x / nx + ...)}.
-    void forward(const double* grid, double* spectrum_re, double* spectrum_im);
+    // spectrum[(x * ny + y) * nz_half + z] = sum over the grid of g e^{-2 pi i (x m_x / nx + ...)}, for
+    // a grid stored as grid[(x * ny + y) * row_stride + z] (row_stride >= nz; 0 means nz).
+    void forward(const double* grid, double* spectrum_re, double* spectrum_im, int64_t row_stride = 0);
     // The unnormalised inverse of forward (forward then backward multiplies by nx ny nz). Overwrites
-    // the spectrum.
-    void backward(double* spectrum_re, double* spectrum_im, double* grid);
+    // the spectrum; the grid's padding beyond nz in each row is left alone.
+    void backward(double* spectrum_re, double* spectrum_im, double* grid, int64_t row_stride = 0);
 
    private:
     void transform_x(double* re, double* im, int sign);

@@ -62,10 +62,11 @@ class Pme {
     std::vector<double> influence_, virial_factor_;
     // Self-force harmonics C_{j e_d}, j = 1, 2, per axis d (see the constructor).
     std::array<std::array<double, 2>, 3> self_harmonics_{};
-    std::vector<double> charge_grid_, spectrum_re_, spectrum_im_;
+    std::vector<double> charge_grid_, spectrum_re_, spectrum_im_;  // the grid doubles as the potential
+    int64_t row_stride_ = 0;                                        // padded z rows
     // Per atom: base grid index per axis, and B-spline weights and derivatives [atom][axis][order].
     std::vector<std::array<int, 3>> base_;
-    std::vector<Vec3> grid_coords_;  // u = size * (x - lo) / length per axis
+    std::vector<std::array<std::array<double, 2>, 3>> harmonics_;  // sin, cos of 2 pi u per axis
     std::vector<double> weights_, derivatives_;
     std::vector<int32_t> atoms_by_plane_, plane_start_;  // atoms sorted by base x index
 };
