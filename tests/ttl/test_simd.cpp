@@ -1,0 +1,116 @@
+// The vector kernels behind block math against plain loops (fp64 where accuracy matters).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "ttl/dtype.hpp"
+#include "ttl/simd/tile_ops.hpp"
+
+namespace {
+
+using namespace ttl::simd;
+
+std::vector<float> random_floats(size_t n, uint64_t seed, float lo = -2.0f, float hi = 2.0f) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> u(lo, hi);
+    std::vector<float> v(n);
+    for (float& x : v) x = u(rng);
+    return v;
+}
+
+TEST(Simd, UnaryMathIsAccurate) {
+    auto x = random_floats(1000 + 7, 1, -20.0f, 20.0f);  // an odd length exercises the tail
+    std::vector<float> y(x.size());
+    struct Case {
+        Unary op;
+        double (*ref)(double);
+    };
+    const Case cases[] = {
+        {Unary::Exp, [](double v) { return std::exp(v); }},
+        {Unary::Sigmoid, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }},
+        {Unary::Silu, [](double v) { return v / (1.0 + std::exp(-v)); }},
+        {Unary::Tanh, [](double v) { return std::tanh(v); }},
+        {Unary::Rsqrt, [](double v) { return 1.0 / std::sqrt(std::abs(v) + 1.0); }},
+    };
+    for (const auto& c : cases) {
+        std::vector<float> in = x;
+        if (c.op == Unary::Rsqrt)
+            for (float& v : in) v = std::abs(v) + 1.0f;
+        unary(c.op, in.data(), y.data(), in.size());
+        for (size_t i = 0; i < in.size(); ++i) {
+            double want = c.op == Unary::Rsqrt ? 1.0 / std::sqrt(double(in[i])) : c.ref(in[i]);
+            ASSERT_NEAR(y[i], want, 2e-6 * std::abs(want) + 1e-30) << "op " << int(c.op) << " at x=" << in[i];
+        }
+    }
+    std::vector<float> logs(x.size());
+    for (float& v : x) v = std::abs(v) + 1e-3f;
+    unary(Unary::Log, x.data(), logs.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(logs[i], std::log(double(x[i])), 2e-6 * std::abs(std::log(double(x[i]))) + 1e-7);
+}
+
+TEST(Simd, FusedKernelsMatchLoops) {
+    const size_t rows = 37, cols = 67;
+    auto a = random_floats(rows * cols, 2), b = random_floats(rows * cols, 3), c = random_floats(rows * cols, 4);
+    auto per_col = random_floats(cols, 5), per_row = random_floats(rows, 6);
+    std::vector<float> out(rows * cols), dots(rows);
+    multiply_add(a.data(), b.data(), c.data(), out.data(), out.size());
+    for (size_t i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], std::fma(b[i], c[i], a[i]));
+    multiply_add_per_col(a.data(), b.data(), per_col.data(), out.data(), rows, cols);
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t k = 0; k < cols; ++k) ASSERT_EQ(out[r * cols + k], std::fma(b[r * cols + k], per_col[k], a[r * cols + k]));
+    scale_rows_cols(a.data(), per_row.data(), per_col.data(), out.data(), rows, cols);
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t k = 0; k < cols; ++k) ASSERT_EQ(out[r * cols + k], a[r * cols + k] * per_row[r] * per_col[k]);
+    row_dot(a.data(), b.data(), cols, rows, cols, dots.data());
+    for (size_t r = 0; r < rows; ++r) {
+        double s = 0, mag = 0;
+        for (size_t k = 0; k < cols; ++k) s += double(a[r * cols + k]) * b[r * cols + k], mag += std::abs(double(a[r * cols + k]) * b[r * cols + k]);
+        ASSERT_NEAR(dots[r], s, 1e-6 * mag);
+    }
+}
+
+TEST(Simd, MatmulWithRemaindersMatchesFp64) {
+    for (auto [m, n, k] : {std::tuple<size_t, size_t, size_t>{1, 1, 1}, {7, 9, 300}, {32, 32, 32}, {37, 100, 129}, {64, 96, 257}}) {
+        auto a = random_floats(m * k, 7), b = random_floats(k * n, 8), c0 = random_floats(m * n, 9);
+        for (bool acc : {false, true}) {
+            std::vector<float> c = c0;
+            matmul(a.data(), k, b.data(), n, c.data(), n, m, n, k, acc);
+            for (size_t i = 0; i < m; ++i)
+                for (size_t j = 0; j < n; ++j) {
+                    double s = acc ? c0[i * n + j] : 0.0, mag = std::abs(s);
+                    for (size_t p = 0; p < k; ++p) s += double(a[i * k + p]) * b[p * n + j], mag += std::abs(double(a[i * k + p]) * b[p * n + j]);
+                    ASSERT_NEAR(c[i * n + j], s, 1e-6 * mag + 1e-7) << m << "x" << n << "x" << k << " at " << i << "," << j;
+                }
+        }
+    }
+}
+
+TEST(Simd, StreamCopyAnyAlignmentAndLength) {
+    std::vector<unsigned char> src(300000), dst(300000 + 64);
+    for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 31 + 7);
+    for (size_t offset : {0, 1, 13, 32, 63})
+        for (size_t len : {0, 5, 64, 4096 + 3, 200000}) {
+            std::fill(dst.begin(), dst.end(), 0xAA);
+            stream_copy(dst.data() + offset, src.data() + 3, len);
+            ASSERT_EQ(std::memcmp(dst.data() + offset, src.data() + 3, len), 0) << offset << " " << len;
+            ASSERT_EQ(dst[offset + len], 0xAA) << "wrote past the end";
+            if (offset) ASSERT_EQ(dst[offset - 1], 0xAA) << "wrote before the start";
+        }
+}
+
+TEST(Simd, Bf16RoundTripRoundsToNearestEven) {
+    std::vector<float> x = random_floats(1001, 10, -1e3f, 1e3f);
+    std::vector<uint16_t> h(x.size());
+    std::vector<float> back(x.size());
+    f32_to_bf16(x.data(), h.data(), x.size());
+    bf16_to_f32(h.data(), back.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+        ASSERT_EQ(h[i], ttl::float_to_bf16_bits(x[i]));
+        ASSERT_EQ(back[i], ttl::bf16_bits_to_float(h[i]));
+    }
+}
+
+}  // namespace
