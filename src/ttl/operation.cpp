@@ -687,6 +687,7 @@ RunReport Operation::run(const ExecOptions& options, std::source_location loc) {
                     }
     }
     op.nodes.clear();
+    if (options.report) fmt::print(stderr, "{}", op.report.to_string());
     return op.report;
 }
 

@@ -54,6 +54,7 @@ struct ExecOptions {
     uint64_t seed = 0;
     Arch arch = Arch::Wormhole;  // L1 budget and buffer limits checked in validate mode
     int workers = 0;             // fast mode: worker threads (0: all of the pool)
+    bool report = false;         // print each run's RunReport to stderr (`ttlm --report`)
 };
 
 // Options used by Operation::run() without arguments. `ttlm --validate` sets these.

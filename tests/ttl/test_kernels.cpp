@@ -215,3 +215,24 @@ TEST(Pipes, RingForwardToNextNode) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Report, CountsPushesTilesBytesAndFlops) {
+    Tensor a = random_tensor({128, 256}, 20), b = random_tensor({128, 256}, 21), out({128, 256});
+    auto r = ttl::examples::eltwise_add(a, b, out, {1, 1}, ttl::Grid{2, 1});
+    ASSERT_EQ(r.buffers.size(), 3u);
+    for (const auto& buf : r.buffers) {
+        EXPECT_EQ(buf.pushes, 32) << buf.name;  // 4 x 8 tiles
+        EXPECT_GE(buf.peak_blocks, 1);
+        EXPECT_LE(buf.peak_blocks, 2);          // block_count
+    }
+    EXPECT_EQ(r.kernels[0].name, "reader");
+    EXPECT_EQ(r.kernels[0].tiles_moved, 64);
+    EXPECT_EQ(r.kernels[0].bytes_moved, 64 * 4096);
+    EXPECT_EQ(r.kernels[2].tiles_moved, 32);
+    EXPECT_GT(r.seconds, 0.0);
+    EXPECT_NE(r.to_string().find("buffer a"), std::string::npos);
+}
+
+}  // namespace

@@ -37,6 +37,10 @@ int main(int argc, char** argv) {
                  "kernel on the chip is an error naming node, kernel, buffer, tile and source line");
     app.add_option("--validate-seed", validate_seed,
                    "validate mode: run kernels in a random order drawn from this seed (0: fixed round-robin order)");
+    bool report = false;
+    app.add_flag("--report", report,
+                 "after every ttl operation, print its report to stderr: per buffer pushes, peak blocks and stalls; "
+                 "per kernel function tiles, bytes and flops; time, GB/s and GFLOP/s");
     app.add_option("--arch", arch, "architecture whose L1 and buffer limits validate mode checks")
         ->check(CLI::IsMember({"wormhole", "blackhole"}));
 
@@ -62,6 +66,7 @@ int main(int argc, char** argv) {
         exec.mode = validate || validate_seed != 0 ? ttl::Mode::Validate : ttl::Mode::Fast;
         exec.seed = validate_seed;
         exec.arch = arch == "blackhole" ? ttl::Arch::Blackhole : ttl::Arch::Wormhole;
+        exec.report = report;
         // Run the deepest verb that was given.
         CLI::App* cmd = &app;
         while (!cmd->get_subcommands().empty()) cmd = cmd->get_subcommands().front();
