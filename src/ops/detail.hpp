@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "ops/elementwise.hpp"
@@ -59,18 +60,20 @@ inline void check_out(std::string_view op, const ttl::Tensor& out, const ttl::Sh
 // Maps a PyTorch-style dimension (negative counts from the end) to [0, ndim).
 inline int normalize_dim(std::string_view op, std::string_view arg, int64_t dim, const ttl::Tensor& t) {
     const int n = t.ndim();
+    if (n == 0) fail("{}: {} {} refers to a dimension, but {} has none", op, arg, dim, t.describe());
     const int64_t d = dim < 0 ? dim + n : dim;
     if (d < 0 || d >= n)
         fail("{}: {} {} is out of range for {} (expected {} to {})", op, arg, dim, t.describe(), -n, n - 1);
     return static_cast<int>(d);
 }
 
-// Rows per parallel chunk so that a chunk holds at least ~64 KiB of floats.
+// Parallel chunks hold at least 64 KiB of floats, so that a chunk's work outweighs handing it to a
+// worker; smaller tensors run on the calling thread. Rows per chunk for rows of `cols` floats:
 inline int64_t row_grain(int64_t cols) {
     return std::max<int64_t>(1, (int64_t{16} << 10) / std::max<int64_t>(cols, 1));
 }
 
-// Elements per parallel chunk for flat loops.
+// ... and elements per chunk for flat loops (128 KiB).
 inline constexpr int64_t kElementGrain = int64_t{32} << 10;
 
 // Runs `compute(float* result)` over out's elements and leaves the result in `out`: in place when
