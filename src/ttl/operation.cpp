@@ -189,18 +189,12 @@ std::string where_str(std::source_location where) {
 std::string context(const Task* task, std::source_location where) {
     if (!task) return fmt::format("at {}", where_str(where));
     const NodeState& n = *task->node;
-    const OperationState* op = nullptr;
-    (void)op;
     return fmt::format("node ({}, {}), {} kernel [worker thread {}], at {}", n.coord.x, n.coord.y,
                        kernel_name(task->kind), task->worker, where_str(where));
 }
 
-namespace {
-thread_local const OperationState* t_op = nullptr;  // operation being run by this thread
-}
-
 void raise(ErrorKind kind, const Task* task, std::source_location where, const std::string& message) {
-    std::string op = t_op ? fmt::format("operation '{}', ", t_op->name) : std::string();
+    std::string op = t_current_op ? fmt::format("operation '{}', ", t_current_op->name) : std::string();
     throw Error(kind, fmt::format("ttl {}: {}{}: {}", error_kind_name(kind), op, context(task, where), message));
 }
 
@@ -274,7 +268,7 @@ void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::sou
     }
     arrived(std::move(from));
     t->blocked.ready = nullptr;
-    if (t_op && t_op->abort.load(std::memory_order_relaxed)) throw Aborted{};
+    if (t_current_op && t_current_op->abort.load(std::memory_order_relaxed)) throw Aborted{};
 }
 
 void OperationState::fail(std::exception_ptr e) {
@@ -291,7 +285,6 @@ void resume(Task& t) {
     t_switch_from = nullptr;
     arrived(std::move(t.fiber).resume());
     t_current_task = nullptr;
-    t_current_op = nullptr;
     t_current_dfbs = nullptr;
 }
 
@@ -424,7 +417,7 @@ struct Workers {
 };
 
 void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, bool admit_all) {
-    t_op = &op;
+    t_current_op = &op;
     boost::context::fiber loop_continuation;
     t_worker_loop = &loop_continuation;
     std::vector<NodeState*> active;
@@ -513,7 +506,7 @@ void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, 
         workers.stuck_at[static_cast<size_t>(w)].store(kNotStuck);
     }
     workers.stuck_at[static_cast<size_t>(w)].store(kDone);
-    t_op = nullptr;
+    t_current_op = nullptr;
 }
 
 }  // namespace
@@ -661,10 +654,10 @@ RunReport Operation::run(const ExecOptions& options, std::source_location loc) {
 
     // Unwind kernels left suspended by an error (their Block destructors see the abort).
     if (op.abort.load()) {
-        t_op = &op;
+        t_current_op = &op;
         for (auto& n : op.nodes)
             for (Task& t : n->tasks) t.fiber = boost::context::fiber();
-        t_op = nullptr;
+        t_current_op = nullptr;
     }
     if (op.error) {
         auto e = op.error;
@@ -698,8 +691,8 @@ Coord node() {
 }
 
 Coord grid_size() {
-    if (!t_op) throw Error(ErrorKind::WrongThread, "ttl::grid_size() called outside a kernel function");
-    return t_op->size;
+    if (!t_current_op) throw Error(ErrorKind::WrongThread, "ttl::grid_size() called outside a kernel function");
+    return t_current_op->size;
 }
 
 int node_index() {

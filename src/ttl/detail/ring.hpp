@@ -73,7 +73,8 @@ struct DfbState {
     int free_blocks() const { return capacity - visible - reserved; }
 };
 
-// The running kernel's operation and its node's rings (null outside kernels).
+// The operation this thread is running (null outside Operation::run) and the running kernel's
+// node's rings (null outside kernels).
 extern thread_local const OperationState* t_current_op;
 extern thread_local DfbState* t_current_dfbs;
 
