@@ -364,15 +364,17 @@ void Pme::spread(std::span<const double> charges) {
         int chunks = 2 * runtime::num_threads();
         while (chunks > 2 && nx / chunks < p - 1) chunks -= 2;
         if (nx / chunks < p - 1) chunks = 1;
+        auto spread_planes = [&](int plane0, int plane1) {
+            for (int32_t k = row_start_[int64_t{plane0} * ny]; k < row_start_[int64_t{plane1} * ny]; ++k)
+                mesh.spread(charge_grid_.data(), sorted_atoms_[k], charges[sorted_atoms_[k]]);
+        };
         if (chunks == 1) {
-            for (int64_t i = 0; i < static_cast<int64_t>(base_.size()); ++i) mesh.spread(charge_grid_.data(), i, charges[i]);
+            spread_planes(0, nx);
         } else {
             for (int parity = 0; parity < 2; ++parity)
                 runtime::run_on_workers(chunks / 2, [&](int w) {
                     int c = 2 * w + parity;
-                    int plane0 = nx * c / chunks, plane1 = nx * (c + 1) / chunks;
-                    for (int32_t k = plane_start_[plane0]; k < plane_start_[plane1]; ++k)
-                        mesh.spread(charge_grid_.data(), atoms_by_plane_[k], charges[atoms_by_plane_[k]]);
+                    spread_planes(nx * c / chunks, nx * (c + 1) / chunks);
                 });
         }
     });
@@ -400,7 +402,8 @@ void Pme::interpolate(std::span<const double> charges, std::span<Vec3> forces) {
         runtime::parallel_for(
             static_cast<int64_t>(base_.size()),
             [&](int64_t begin, int64_t end) {
-                for (int64_t i = begin; i < end; ++i) {
+                for (int64_t k = begin; k < end; ++k) {
+                    const int64_t i = sorted_atoms_[k];
                     Vec3 g = mesh.gradient(charge_grid_.data(), i);
                     // Less the self force q^2 2 pi (size / length) sum_j j C_j sin(2 pi j u), with
                     // sin(4 pi u) = 2 sin(2 pi u) cos(2 pi u).
@@ -451,14 +454,18 @@ KSpaceSums Pme::compute(std::span<const Vec3> positions, std::span<const double>
                 }
         },
         256);
-    // Atoms by their first x plane, for the race-free parallel spreading.
-    plane_start_.assign(nx + 1, 0);
-    for (int64_t i = 0; i < n; ++i) ++plane_start_[base_[i][0] + 1];
-    for (int x = 0; x < nx; ++x) plane_start_[x + 1] += plane_start_[x];
-    atoms_by_plane_.resize(n);
+    // Atoms sorted by their first grid row (x, then y): spreading and interpolation then sweep the grid
+    // in memory order instead of jumping around it (at 100K atoms the grid is far bigger than the
+    // caches), and the atoms of each x plane are contiguous for the race-free parallel spreading.
+    const int ny = grid_.size[1];
+    row_start_.assign(int64_t{nx} * ny + 1, 0);
+    for (int64_t i = 0; i < n; ++i) ++row_start_[int64_t{base_[i][0]} * ny + base_[i][1] + 1];
+    for (int64_t r = 0; r < int64_t{nx} * ny; ++r) row_start_[r + 1] += row_start_[r];
+    sorted_atoms_.resize(n);
     {
-        std::vector<int32_t> fill(plane_start_.begin(), plane_start_.end() - 1);
-        for (int64_t i = 0; i < n; ++i) atoms_by_plane_[fill[base_[i][0]]++] = static_cast<int32_t>(i);
+        std::vector<int32_t> fill(row_start_.begin(), row_start_.end() - 1);
+        for (int64_t i = 0; i < n; ++i)
+            sorted_atoms_[fill[int64_t{base_[i][0]} * ny + base_[i][1]]++] = static_cast<int32_t>(i);
     }
 
     spread(charges);

@@ -68,7 +68,7 @@ class Pme {
     std::vector<std::array<int, 3>> base_;
     std::vector<std::array<std::array<double, 2>, 3>> harmonics_;  // sin, cos of 2 pi u per axis
     std::vector<double> weights_, derivatives_;
-    std::vector<int32_t> atoms_by_plane_, plane_start_;  // atoms sorted by base x index
+    std::vector<int32_t> sorted_atoms_, row_start_;  // atoms sorted by their first grid row (x, y)
 };
 
 }  // namespace ttlm::md
