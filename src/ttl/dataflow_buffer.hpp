@@ -118,7 +118,7 @@ class DataflowBuffer {
     Block wait_slow(std::source_location loc);
     // The running node's ring of this buffer, when the fast path applies.
     detail::DfbState* fast_ring() const {
-        if (detail::t_current_op != op_) return nullptr;
+        if (detail::t_current_op != op_ || !detail::t_current_dfbs) return nullptr;
         detail::DfbState* d = detail::t_current_dfbs + index_;
         return d->validating ? nullptr : d;
     }
