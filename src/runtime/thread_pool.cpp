@@ -17,13 +17,22 @@ namespace {
 
 thread_local bool t_in_region = false;
 
+// The CPUs this process may use, read once: the pool pins the calling thread, so a later
+// read of its own mask would see one CPU only.
+const cpu_set_t& process_cpu_set() {
+    static const cpu_set_t set = [] {
+        cpu_set_t s;
+        CPU_ZERO(&s);
+        if (sched_getaffinity(0, sizeof(s), &s) != 0) CPU_SET(0, &s);
+        return s;
+    }();
+    return set;
+}
+
 std::vector<int> allowed_cpus() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
     std::vector<int> cpus;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0)
-        for (int c = 0; c < CPU_SETSIZE; ++c)
-            if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &process_cpu_set())) cpus.push_back(c);
     if (cpus.empty()) cpus.push_back(0);
     return cpus;
 }
@@ -39,7 +48,10 @@ class Pool {
    public:
     explicit Pool(int n) : cpus_(allowed_cpus()) {
         size_ = n > 0 ? n : static_cast<int>(cpus_.size());
-        if (size_ > 1) pin_to(pthread_self(), cpus_[0]);
+        if (size_ > 1)
+            pin_to(pthread_self(), cpus_[0]);
+        else  // a single worker: the caller runs everything, wherever the OS likes
+            pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &process_cpu_set());
         for (int w = 1; w < size_; ++w) {
             threads_.emplace_back([this, w] { loop(w); });
             pin_to(threads_.back().native_handle(), cpus_[w % cpus_.size()]);

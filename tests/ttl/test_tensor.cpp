@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/thread_pool.hpp"
@@ -55,4 +58,18 @@ TEST(ThreadPool, PropagatesExceptions) {
                                                    if (w == 0) throw std::runtime_error("boom");
                                                }),
                  std::runtime_error);
+}
+
+TEST(ThreadPool, RebuildingKeepsEveryAllowedCpu) {
+    // The pool pins its caller; rebuilding must still see the whole process mask.
+    const int all = ttlm::runtime::num_threads();
+    ttlm::runtime::set_num_threads(1);
+    EXPECT_EQ(ttlm::runtime::num_threads(), 1);
+    ttlm::runtime::set_num_threads(0);
+    EXPECT_EQ(ttlm::runtime::num_threads(), all);
+    ttlm::runtime::set_num_threads(all);
+    std::vector<int> cpu(static_cast<size_t>(all), -1);
+    ttlm::runtime::run_on_workers(all, [&](int w) { cpu[static_cast<size_t>(w)] = sched_getcpu(); });
+    std::sort(cpu.begin(), cpu.end());
+    EXPECT_EQ(std::unique(cpu.begin(), cpu.end()) - cpu.begin(), all) << "workers share a CPU";
 }
