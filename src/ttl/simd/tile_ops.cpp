@@ -1,8 +1,5 @@
 // Highway compiles this file once per target (AVX2, AVX-512) and dispatches at run time.
-// The baseline build is AVX2 (x86-64-v3): older targets are never used, AVX3_DL adds nothing here.
-#ifndef HWY_DISABLED_TARGETS
-#define HWY_DISABLED_TARGETS (HWY_SSSE3 | HWY_SSE4 | HWY_AVX3_DL)
-#endif
+// The targets built (AVX2, AVX-512) are chosen for the whole project in CMakeLists.txt.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ttl/simd/tile_ops.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
