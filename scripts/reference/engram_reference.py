@@ -81,7 +81,8 @@ def load_config(path):
 
 def bytes_to_unicode():
     """GPT-2's byte <-> printable character map used by the ByteLevel pre-tokenizer/decoder."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    bs += list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
     n = 0
     for b in range(256):

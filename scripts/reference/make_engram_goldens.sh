@@ -53,15 +53,17 @@ demo="Only Alexander the Great could tame the horse Bucephalus."
 $python $reference numpy-random --out $golden/numpy_random.json
 
 $python $reference normalize --out $golden/normalize_cases.json \
-    "ΟΔΟΣ" "İ" $'Café\t\n X' " " "  " $'\t' $'\n\n' $'\r\n' " a " "" "Ἀθῆναι ΟΔΟΣ naïve café" "ﬁ" "①" "Ａｂｃ" \
-    $'\u00a0' $'\u3000' $'x\u0085y' $'\u001c' $'\u001c ' $'\u2028' $'\u2028a' "ß" "Straße" "ǅ" $'\u212a' "Ω" \
-    $'\ue000' $'a\ue000b' $' \ue000' $'e\u0301' $'\u0308' "한국어" "नमस्ते" "👍🏽" "👨‍👩‍👧" $'\u200b' "I" "ı" "ΣΑΣ" \
-    "½" "㎏" "ｶﾞ" "Ⅻ" "深度求索" " Hello" "Hello "
+    "ΟΔΟΣ" "İ" $'Café\t\n X' " " "  " $'\t' $'\n\n' $'\r\n' " a " "" "Ἀθῆναι ΟΔΟΣ naïve café" \
+    "ﬁ" "①" "Ａｂｃ" $'\u00a0' $'\u3000' $'x\u0085y' $'\u001c' $'\u001c ' $'\u2028' $'\u2028a' "ß" "Straße" "ǅ" \
+    $'\u212a' "Ω" $'\ue000' $'a\ue000b' $' \ue000' $'e\u0301' $'\u0308' "한국어" "नमस्ते" \
+    "👍🏽" "👨‍👩‍👧" $'\u200b' "I" "ı" "ΣΑΣ" "½" "㎏" "ｶﾞ" "Ⅻ" "深度求索" " Hello" "Hello "
 
 # --- the default config: hashing and the lookup table
+english="Engram adds conditional memory to a transformer: hashed n-gram embeddings, looked up in constant time"
+english+=" and gated by the hidden state. The quick brown fox jumps over the lazy dog."
 cat > "$tmp/default_texts.json" <<EOF
 [
- {"name": "english", "texts": ["Engram adds conditional memory to a transformer: hashed n-gram embeddings, looked up in constant time and gated by the hidden state. The quick brown fox jumps over the lazy dog."]},
+ {"name": "english", "texts": ["$english"]},
  {"name": "demo", "texts": ["$demo"]},
  {"name": "accents_greek", "texts": ["Ἀθῆναι ΟΔΟΣ naïve café, CAFÉ and Café; İstanbul ΣΑΣ"]},
  {"name": "cjk", "texts": ["深度求索是一家专注于人工智能的公司。ひらがなとカタカナ"]},
@@ -73,7 +75,8 @@ cat > "$tmp/default_texts.json" <<EOF
 EOF
 tokenize "$tmp/default_texts.json" "$tmp/default_ids.json"
 echo '{}' > "$tmp/default_config.json"
-$python $reference hash --config "$tmp/default_config.json" --input-ids "$tmp/default_ids.json" --out $golden/hash_default
+$python $reference hash --config "$tmp/default_config.json" --input-ids "$tmp/default_ids.json" \
+    --out $golden/hash_default
 $python $reference lookup-table --dtype int32 --out $golden/hash_default/lookup_table_int32.npy \
     > $golden/hash_default/lookup_table.json
 
@@ -109,7 +112,9 @@ EOF
     $python $reference forward --config "$tmp/$name.json" --layer-id "$layer" --input-ids "$tmp/${name}_ids.npy" \
         --out $golden/$name --torch-seed "$seed" --random-norms --no-lookup-table
 }
-small_case small_h64 1 '{"engram_vocab_size": [100, 150], "n_embed_per_ngram": 32, "n_head_per_ngram": 4, "hidden_size": 64}' 1
-small_case small_h96 15 '{"engram_vocab_size": [80, 120], "n_embed_per_ngram": 16, "n_head_per_ngram": 2, "hidden_size": 96}' 2
+small_case small_h64 1 \
+    '{"engram_vocab_size": [100, 150], "n_embed_per_ngram": 32, "n_head_per_ngram": 4, "hidden_size": 64}' 1
+small_case small_h96 15 \
+    '{"engram_vocab_size": [80, 120], "n_embed_per_ngram": 16, "n_head_per_ngram": 2, "hidden_size": 96}' 2
 
 du -sh $golden

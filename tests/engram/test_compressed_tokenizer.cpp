@@ -66,13 +66,16 @@ TEST(Normalize, FuzzValidAndInvalidInput) {
     std::mt19937 rng(3);
     auto random_code_point = [&]() -> char32_t {
         switch (rng() % 4) {
-            case 0: return rng() % 0x80;
-            case 1: return 0x80 + rng() % (0x800 - 0x80);
+            case 0:
+                return rng() % 0x80;
+            case 1:
+                return 0x80 + rng() % (0x800 - 0x80);
             case 2: {
                 char32_t c = 0x800 + rng() % (0x10000 - 0x800);
                 return (c >= 0xD800 && c < 0xE000) ? c - 0x800 : c;
             }
-            default: return 0x10000 + rng() % (0x110000 - 0x10000);
+            default:
+                return 0x10000 + rng() % (0x110000 - 0x10000);
         }
     };
     for (int i = 0; i < 2000; ++i) {
@@ -120,7 +123,7 @@ TEST(CompressedTokenizer, BuildsTableFromTokenStrings) {
         {"\u0308", "ÌĪ"},            // 5: normalizes to "": key is the text itself -> new 2
         {" ", "Ġ"},                  // 6: key " "                      -> new 3
         {"\t\n", "ĉĊ"},              // 7: collapses to " "             -> 3
-        {"Café", "CafÃ©"},          // 8: "cafe"                       -> new 4
+        {"Café", "CafÃ©"},           // 8: "cafe"                       -> new 4
         {"cafe", "cafe"},            // 9:                              -> 4
         {"\u0308", "x"},             // 10: same text as 5             -> 2
     };
@@ -128,7 +131,8 @@ TEST(CompressedTokenizer, BuildsTableFromTokenStrings) {
     EXPECT_EQ(compressed.size(), 5);
     EXPECT_EQ(compressed.original_size(), 11);
     const auto table = compressed.lookup_table();
-    EXPECT_EQ(std::vector<int64_t>(table.begin(), table.end()), (std::vector<int64_t>{0, 0, 0, 1, 0, 2, 3, 3, 4, 4, 2}));
+    EXPECT_EQ(std::vector<int64_t>(table.begin(), table.end()),
+              (std::vector<int64_t>{0, 0, 0, 1, 0, 2, 3, 3, 4, 4, 2}));
 }
 
 TEST(CompressedTokenizer, CompressPassesNegativeIdsAndRejectsOutOfRange) {
@@ -182,7 +186,8 @@ TEST(CompressedTokenizer, GoldenTableCompressesEveryGoldenCase) {
         const ttl::Tensor expected = ttlm::io::load_npy(kGolden + folder + "/compressed_ids.npy");
         const ttl::Tensor got = compressed.compress(input);
         ASSERT_EQ(got.shape(), expected.shape());
-        EXPECT_TRUE(std::equal(got.span<int64_t>().begin(), got.span<int64_t>().end(), expected.span<int64_t>().begin()))
+        EXPECT_TRUE(
+            std::equal(got.span<int64_t>().begin(), got.span<int64_t>().end(), expected.span<int64_t>().begin()))
             << folder;
     }
 }
@@ -195,7 +200,8 @@ TEST(CompressedTokenizer, DeepSeekV3TableEqualsReference) {
     const auto start = std::chrono::steady_clock::now();
     const CompressedTokenizer compressed(tokenizer);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::printf("compressed table of %lld ids built in %.1f ms\n", static_cast<long long>(compressed.original_size()), ms);
+    std::printf("compressed table of %lld ids built in %.1f ms\n", static_cast<long long>(compressed.original_size()),
+                ms);
 
     EXPECT_EQ(compressed.original_size(), 128815);
     EXPECT_EQ(compressed.size(), 98627);
@@ -207,7 +213,8 @@ TEST(CompressedTokenizer, DeepSeekV3TableEqualsReference) {
     int64_t mismatches = 0;
     for (size_t id = 0; id < table.size(); ++id)
         if (table[id] != expected[id] && ++mismatches <= 10)
-            ADD_FAILURE() << "id " << id << " (" << nlohmann::json(tokenizer.id_to_token(static_cast<int64_t>(id))).dump()
+            ADD_FAILURE() << "id " << id << " ("
+                          << nlohmann::json(tokenizer.id_to_token(static_cast<int64_t>(id))).dump()
                           << "): " << table[id] << ", reference " << expected[id];
     EXPECT_EQ(mismatches, 0);
     EXPECT_LT(ms, 5000.0);  // loose: shared CI machines and sanitizer builds; ~60 ms of CPU here

@@ -111,7 +111,8 @@ TEST(NgramHash, WriteHashConfigJsonRoundTrips) {
     mapping.write_hash_config_json(path);
     std::ifstream in(path);
     EXPECT_EQ(nlohmann::json::parse(in), load_golden("hash_default/hash_config.json"));
-    EXPECT_THROW(mapping.write_hash_config_json(TTLM_BINARY_DIR "/no/such/folder/hash_config.json"), std::runtime_error);
+    EXPECT_THROW(mapping.write_hash_config_json(TTLM_BINARY_DIR "/no/such/folder/hash_config.json"),
+                 std::runtime_error);
 }
 
 TEST(NgramHash, HashIdsOfEveryGoldenCase) {
@@ -122,7 +123,8 @@ TEST(NgramHash, HashIdsOfEveryGoldenCase) {
             for (const auto& [layer, expected] : c.at("hash_ids").items()) {
                 SCOPED_TRACE(folder + " " + c.at("name").get<std::string>() + " layer " + layer);
                 const ttl::Tensor hashes = mapping.hash_ids(compressed, std::stoi(layer));
-                ASSERT_EQ(hashes.shape(), (ttl::Shape{compressed.dim(0), compressed.dim(1), mapping.config().hash_heads()}));
+                ASSERT_EQ(hashes.shape(),
+                          (ttl::Shape{compressed.dim(0), compressed.dim(1), mapping.config().hash_heads()}));
                 const auto got = hashes.span<int64_t>();
                 EXPECT_EQ(std::vector<int64_t>(got.begin(), got.end()), flatten(expected));
             }
@@ -157,7 +159,8 @@ TEST(NgramHash, TextToHashIdsEndToEnd) {
                   std::vector<int64_t>(compressed_ids.span<int64_t>().begin(), compressed_ids.span<int64_t>().end()));
         for (const auto& [layer, expected] : c.at("hash_ids").items()) {
             const ttl::Tensor hashes = mapping.hash_ids(compressed_ids, std::stoi(layer));
-            EXPECT_EQ(std::vector<int64_t>(hashes.span<int64_t>().begin(), hashes.span<int64_t>().end()), flatten(expected))
+            EXPECT_EQ(std::vector<int64_t>(hashes.span<int64_t>().begin(), hashes.span<int64_t>().end()),
+                      flatten(expected))
                 << "layer " << layer;
         }
     }
@@ -237,26 +240,34 @@ TEST(NgramHash, BadConfigNamesTheField) {
         edit(c);
         return c;
     };
-    EXPECT_NE(error_of([&] { NgramHashMapping(with([](auto& c) { c.n_head_per_ngram = 0; }), 100, 2); })
-                  .find("n_head_per_ngram"),
+    EXPECT_NE(error_of([&] {
+                  NgramHashMapping(with([](auto& c) { c.n_head_per_ngram = 0; }), 100, 2);
+              }).find("n_head_per_ngram"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { NgramHashMapping(with([](auto& c) { c.engram_vocab_size = {646400, -5}; }), 100, 2); })
-                  .find("engram_vocab_size"),
+    EXPECT_NE(error_of([&] {
+                  NgramHashMapping(with([](auto& c) { c.engram_vocab_size = {646400, -5}; }), 100, 2);
+              }).find("engram_vocab_size"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { NgramHashMapping(with([](auto& c) { c.engram_vocab_size = {646400}; }), 100, 2); })
-                  .find("engram_vocab_size"),
+    EXPECT_NE(error_of([&] {
+                  NgramHashMapping(with([](auto& c) { c.engram_vocab_size = {646400}; }), 100, 2);
+              }).find("engram_vocab_size"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { NgramHashMapping(with([](auto& c) { c.engram_vocab_size = {1LL << 50, 5}; }), 100, 2); })
-                  .find("engram_vocab_size[0]"),
+    EXPECT_NE(error_of([&] {
+                  NgramHashMapping(with([](auto& c) { c.engram_vocab_size = {1LL << 50, 5}; }), 100, 2);
+              }).find("engram_vocab_size[0]"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { NgramHashMapping(with([](auto& c) { c.max_ngram_size = 0; }), 100, 2); }).find("max_ngram_size"),
-              std::string::npos);
-    EXPECT_NE(error_of([&] { NgramHashMapping(with([](auto& c) { c.layer_ids = {1, 1}; }), 100, 2); }).find("layer_ids"),
+    EXPECT_NE(
+        error_of([&] { NgramHashMapping(with([](auto& c) { c.max_ngram_size = 0; }), 100, 2); }).find("max_ngram_size"),
+        std::string::npos);
+    EXPECT_NE(error_of([&] {
+                  NgramHashMapping(with([](auto& c) { c.layer_ids = {1, 1}; }), 100, 2);
+              }).find("layer_ids"),
               std::string::npos);
     EXPECT_NE(error_of([&] { NgramHashMapping(with([](auto& c) { c.seed = UINT64_MAX; }), 100, 2); }).find("seed"),
               std::string::npos);
     EXPECT_NE(error_of([] { NgramHashMapping(EngramConfig{}, 0, 0); }).find("tokenizer_vocab_size"), std::string::npos);
-    EXPECT_NE(error_of([] { NgramHashMapping(EngramConfig{}, 100, 100); }).find("compressed_pad_id"), std::string::npos);
+    EXPECT_NE(error_of([] { NgramHashMapping(EngramConfig{}, 100, 100); }).find("compressed_pad_id"),
+              std::string::npos);
 }
 
 TEST(NgramHash, BadInputNamesTheProblem) {
@@ -265,7 +276,9 @@ TEST(NgramHash, BadInputNamesTheProblem) {
     EXPECT_NE(error_of([&] { mapping.hash_ids(ids, 3); }).find("layer 3"), std::string::npos);
     EXPECT_NE(error_of([&] { mapping.hash_ids(ttl::Tensor::zeros({4}, ttl::DType::I64), 1); }).find("i64[B, T]"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { mapping.hash_ids(ttl::Tensor::zeros({1, 4}, ttl::DType::F32), 1); }).find("i64[B, T]"),
+    EXPECT_NE(error_of([&] {
+                  mapping.hash_ids(ttl::Tensor::zeros({1, 4}, ttl::DType::F32), 1);
+              }).find("i64[B, T]"),
               std::string::npos);
     ids.span<int64_t>()[2] = 128000;  // an original id, not a compressed one
     const std::string message = error_of([&] { mapping.hash_ids(ids, 1); });

@@ -55,8 +55,8 @@ TEST(NumpyRandom, IntegersSequencesMatchNumpy) {
             const int64_t low = call["low"].get<int64_t>();
             const int64_t high = call["high"].get<int64_t>();
             const bool endpoint = call["endpoint"].get<bool>();
-            SCOPED_TRACE(::testing::Message() << "seed " << seed << " integers(" << low << ", " << high
-                                              << ", endpoint=" << endpoint << ")");
+            SCOPED_TRACE(::testing::Message()
+                         << "seed " << seed << " integers(" << low << ", " << high << ", endpoint=" << endpoint << ")");
             EXPECT_EQ(rng.integers(low, high, call["size"].get<size_t>(), endpoint),
                       call["values"].get<std::vector<int64_t>>());
         }

@@ -17,8 +17,8 @@ constexpr std::string_view kReplacementUtf8 = "\xEF\xBF\xBD";
 
 // Rust's char::is_whitespace (the Unicode White_Space property), which tokenizers' Strip uses.
 bool is_white_space(char32_t c) {
-    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 bool is_mark(char32_t c) {
@@ -34,8 +34,9 @@ std::u32string nfkd(std::string_view text) {
     const int options = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_STABLE;
     std::u32string out(text.size() + 8, U'\0');
     for (;;) {
-        const utf8proc_ssize_t n = utf8proc_decompose(bytes, length, reinterpret_cast<utf8proc_int32_t*>(out.data()),
-                                                      static_cast<utf8proc_ssize_t>(out.size()), utf8proc_option_t(options));
+        const utf8proc_ssize_t n =
+            utf8proc_decompose(bytes, length, reinterpret_cast<utf8proc_int32_t*>(out.data()),
+                               static_cast<utf8proc_ssize_t>(out.size()), utf8proc_option_t(options));
         if (n < 0)
             throw std::invalid_argument(fmt::format("normalize: invalid UTF-8 in {:?}: {}", text, utf8proc_errmsg(n)));
         if (static_cast<size_t>(n) <= out.size()) {
@@ -94,8 +95,8 @@ CompressedTokenizer CompressedTokenizer::from_token_strings(std::span<const Toke
             key = normalize(token.decoded);
             if (key.empty()) key = token.decoded;
         }
-        const auto [it, inserted] = key_to_new_id.try_emplace(std::move(key), static_cast<int64_t>(key_to_new_id.size()));
-        lookup[id] = it->second;
+        const auto next_id = static_cast<int64_t>(key_to_new_id.size());
+        lookup[id] = key_to_new_id.try_emplace(std::move(key), next_id).first->second;
     }
     const auto num_new_ids = static_cast<int64_t>(key_to_new_id.size());
     return CompressedTokenizer(std::move(lookup), num_new_ids);
@@ -143,8 +144,9 @@ int64_t CompressedTokenizer::compress(int64_t id) const {
 void CompressedTokenizer::compress_into(std::span<const int64_t> ids, int64_t* out) const {
     for (size_t i = 0; i < ids.size(); ++i) {
         if (ids[i] >= original_size())
-            throw std::invalid_argument(fmt::format("compress: token id {} at position {} is not below the tokenizer's size {}",
-                                                    ids[i], i, original_size()));
+            throw std::invalid_argument(
+                fmt::format("compress: token id {} at position {} is not below the tokenizer's size {}", ids[i], i,
+                            original_size()));
         out[i] = ids[i] < 0 ? ids[i] : lookup_table_[static_cast<size_t>(ids[i])];
     }
 }

@@ -72,8 +72,9 @@ void check_config(const EngramConfig& config, int64_t tokenizer_vocab_size, int6
     config.validate();
     for (size_t i = 0; i < config.engram_vocab_size.size(); ++i)
         if (config.engram_vocab_size[i] > kMaxEngramVocabSize)
-            throw std::invalid_argument(fmt::format("engram config: engram_vocab_size[{}] = {} is too large (at most 2^48)",
-                                                    i, config.engram_vocab_size[i]));
+            throw std::invalid_argument(
+                fmt::format("engram config: engram_vocab_size[{}] = {} is too large (at most 2^48)", i,
+                            config.engram_vocab_size[i]));
     std::unordered_set<int> layers;
     for (int id : config.layer_ids)
         if (!layers.insert(id).second)
@@ -156,8 +157,8 @@ NgramHashMapping::NgramHashMapping(const EngramConfig& config, const CompressedT
 const LayerHashing& NgramHashMapping::layer(int layer_id) const {
     for (const auto& layer : layers_)
         if (layer.layer_id == layer_id) return layer;
-    throw std::invalid_argument(fmt::format("ngram hashing: layer {} is not one of the config's layer_ids [{}]", layer_id,
-                                            fmt::join(config_.layer_ids, ", ")));
+    throw std::invalid_argument(fmt::format("ngram hashing: layer {} is not one of the config's layer_ids [{}]",
+                                            layer_id, fmt::join(config_.layer_ids, ", ")));
 }
 
 ttl::Tensor NgramHashMapping::hash_ids(const ttl::Tensor& compressed_ids, int layer_id) const {
@@ -170,10 +171,10 @@ ttl::Tensor NgramHashMapping::hash_ids(const ttl::Tensor& compressed_ids, int la
     const int64_t* ids = compressed_ids.data<int64_t>();
     for (int64_t i = 0; i < batch * length; ++i)
         if (ids[i] >= tokenizer_vocab_size_)
-            throw std::invalid_argument(fmt::format(
-                "hash_ids: compressed id {} at [{}, {}] is not below the compressed vocabulary size {} "
-                "(were the ids compressed with CompressedTokenizer::compress?)",
-                ids[i], i / length, i % length, tokenizer_vocab_size_));
+            throw std::invalid_argument(
+                fmt::format("hash_ids: compressed id {} at [{}, {}] is not below the compressed vocabulary size {} "
+                            "(were the ids compressed with CompressedTokenizer::compress?)",
+                            ids[i], i / length, i % length, tokenizer_vocab_size_));
 
     const int max_ngram = config_.max_ngram_size;
     const int heads_per_ngram = config_.n_head_per_ngram;

@@ -20,9 +20,10 @@ class CompressedTokenizer;
 // Everything hashing needs for one layer.
 struct LayerHashing {
     int layer_id = 0;
-    std::vector<int64_t> multipliers;   // max_ngram_size odd values 2r+1, one per shift
-    std::vector<int64_t> head_sizes;    // primes, (max_ngram_size-1)*n_head_per_ngram: all 2-gram heads, then 3-gram...
-    std::vector<int64_t> head_offsets;  // exclusive prefix sums of head_sizes: head h's first row in the embedding table
+    std::vector<int64_t> multipliers;  // max_ngram_size odd values 2r+1, one per shift
+    std::vector<int64_t> head_sizes;   // primes, (max_ngram_size-1)*n_head_per_ngram: all 2-gram heads, then 3-gram...
+    std::vector<int64_t>
+        head_offsets;  // exclusive prefix sums of head_sizes: head h's first row in the embedding table
 };
 
 class NgramHashMapping {

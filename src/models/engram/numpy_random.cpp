@@ -151,7 +151,8 @@ std::vector<int64_t> NumpyGenerator::integers(int64_t low, int64_t high, size_t 
             throw std::invalid_argument(fmt::format("integers: high ({}) must be greater than low ({})", high, low));
         --high;
     } else if (high < low) {
-        throw std::invalid_argument(fmt::format("integers: high ({}) must be at least low ({}) with endpoint", high, low));
+        throw std::invalid_argument(
+            fmt::format("integers: high ({}) must be at least low ({}) with endpoint", high, low));
     }
     const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
     const uint64_t offset = static_cast<uint64_t>(low);
