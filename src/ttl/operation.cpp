@@ -15,6 +15,10 @@
 #include "runtime/thread_pool.hpp"
 #include "ttl/detail/state.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace ttl {
 
 const ArchLimits& arch_limits(Arch arch) {
@@ -129,7 +133,13 @@ class StackPool {
 };
 
 struct PooledStack {
-    boost::context::stack_context allocate() { return StackPool::instance().allocate(); }
+    Task* task;  // told its stack's bounds (AddressSanitizer needs them at every switch)
+    boost::context::stack_context allocate() {
+        boost::context::stack_context sc = StackPool::instance().allocate();
+        task->stack_bottom = static_cast<char*>(sc.sp) - sc.size;
+        task->stack_size = sc.size;
+        return sc;
+    }
     void deallocate(boost::context::stack_context& sc) noexcept { StackPool::instance().deallocate(sc); }
 };
 
@@ -228,6 +238,31 @@ thread_local Task* t_switch_from = nullptr;
 
 bool task_ready(const Task& t) { return !t.finished && (!t.blocked.ready || t.blocked.ready(t.blocked.arg)); }
 
+// AddressSanitizer must be told of every stack switch (else it misreads the fiber stacks).
+#if defined(__SANITIZE_ADDRESS__)
+thread_local const void* t_loop_stack_bottom = nullptr;
+thread_local size_t t_loop_stack_size = 0;
+thread_local void* t_loop_fake_stack = nullptr;
+// Before leaving a context; `save` is null when the context is finishing for good.
+void asan_leave(void** save, const Task* to) {
+    __sanitizer_start_switch_fiber(save, to ? to->stack_bottom : t_loop_stack_bottom,
+                                   to ? to->stack_size : t_loop_stack_size);
+}
+// On arriving in a context; the loop's stack bounds are learnt from the first switch out of it.
+void asan_arrive(void* saved, bool from_loop) {
+    const void* bottom;
+    size_t size;
+    __sanitizer_finish_switch_fiber(saved, &bottom, &size);
+    if (from_loop) {
+        t_loop_stack_bottom = bottom;
+        t_loop_stack_size = size;
+    }
+}
+#else
+void asan_leave(void**, const Task*) {}
+void asan_arrive(void*, bool) {}
+#endif
+
 void enter(Task& t) {
     t.started = true;
     t_current_task = &t;
@@ -260,12 +295,14 @@ void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::sou
     Task* next = t->node->op->validating() ? nullptr : runnable_sibling(*t);
     t_switch_from = t;
     boost::context::fiber from;
+    asan_leave(&t->asan_fake_stack, next);
     if (next) {
         enter(*next);
         from = std::move(next->fiber).resume();
     } else {
         from = std::move(*t_worker_loop).resume();
     }
+    asan_arrive(t->asan_fake_stack, t_switch_from == nullptr);
     arrived(std::move(from));
     t->blocked.ready = nullptr;
     if (t_current_op && t_current_op->abort.load(std::memory_order_relaxed)) throw Aborted{};
@@ -283,7 +320,14 @@ namespace {
 void resume(Task& t) {
     enter(t);
     t_switch_from = nullptr;
+#if defined(__SANITIZE_ADDRESS__)
+    asan_leave(&t_loop_fake_stack, &t);
+    boost::context::fiber from = std::move(t.fiber).resume();
+    asan_arrive(t_loop_fake_stack, false);
+    arrived(std::move(from));
+#else
     arrived(std::move(t.fiber).resume());
+#endif
     t_current_task = nullptr;
     t_current_dfbs = nullptr;
 }
@@ -326,8 +370,9 @@ void admit(OperationState& op, NodeState& node, int worker) {
         t.worker = worker;
         const std::function<void()>* fn = &op.kernels[k];
         OperationState* opp = &op;
-        t.fiber = boost::context::fiber(std::allocator_arg, PooledStack{},
+        t.fiber = boost::context::fiber(std::allocator_arg, PooledStack{&t},
                                         [&t, fn, opp](boost::context::fiber&& from) -> boost::context::fiber {
+                                            asan_arrive(nullptr, t_switch_from == nullptr);
                                             arrived(std::move(from));
                                             try {
                                                 (*fn)();
@@ -339,6 +384,7 @@ void admit(OperationState& op, NodeState& node, int worker) {
                                             }
                                             t.finished = true;
                                             t_switch_from = &t;
+                                            asan_leave(nullptr, nullptr);
                                             return std::move(*t_worker_loop);
                                         });
     }

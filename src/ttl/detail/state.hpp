@@ -40,6 +40,9 @@ struct Task {
     NodeState* node = nullptr;
     KernelKind kind = KernelKind::Compute;
     boost::context::fiber fiber;  // the suspended kernel (empty while it runs or once it finished)
+    const void* stack_bottom = nullptr;  // the fiber's stack, for AddressSanitizer's switch notes
+    size_t stack_size = 0;
+    void* asan_fake_stack = nullptr;
     bool started = false;
     bool finished = false;
     BlockedOn blocked;
