@@ -160,6 +160,11 @@ namespace {
 // Columns of the x transform are cut into tiles of this many values: the tile's rows (nx of them) then
 // fit in L2 together.
 constexpr int64_t kColumnTile = 64;
+// Handing work to another thread costs tens of microseconds: small grids stay on one.
+constexpr int64_t kPointsPerWorker = 32768;
+int workers_for(int64_t points, int64_t items) {
+    return static_cast<int>(std::clamp<int64_t>(std::min(points / kPointsPerWorker, items), 1, runtime::num_threads()));
+}
 }  // namespace
 
 int64_t RealFft3d::prepare_scratch() {
@@ -175,7 +180,7 @@ int64_t RealFft3d::prepare_scratch() {
 void RealFft3d::transform_x(double* re, double* im, int sign) {
     const int64_t columns = int64_t{ny_} * nz_half();
     const int64_t tiles = (columns + kColumnTile - 1) / kColumnTile;
-    const int workers = static_cast<int>(std::clamp<int64_t>(tiles, 1, runtime::num_threads()));
+    const int workers = workers_for(int64_t{nx_} * columns, tiles);
     runtime::run_on_workers(workers, [&](int w) {
         std::vector<double>& buf = scratch_[w];
         for (int64_t t = tiles * w / workers; t < tiles * (w + 1) / workers; ++t) {
@@ -192,7 +197,7 @@ void RealFft3d::forward(const double* grid, double* spec_re, double* spec_im, in
     if (row_stride == 0) row_stride = nz_;
     const int nzh = nz_half();
     const int pairs = (nx_ + 1) / 2;
-    const int workers = std::clamp(runtime::num_threads(), 1, pairs);
+    const int workers = workers_for(int64_t{nx_} * ny_ * nz_, pairs);
     const int64_t fft_scratch = prepare_scratch();
     const int64_t plane_size = int64_t{ny_} * nz_, grid_plane = int64_t{ny_} * row_stride;
     const int64_t spec_plane = int64_t{ny_} * nzh;
@@ -234,7 +239,7 @@ void RealFft3d::backward(double* spec_re, double* spec_im, double* grid, int64_t
     if (row_stride == 0) row_stride = nz_;
     const int nzh = nz_half();
     const int pairs = (nx_ + 1) / 2;
-    const int workers = std::clamp(runtime::num_threads(), 1, pairs);
+    const int workers = workers_for(int64_t{nx_} * ny_ * nz_, pairs);
     const int64_t fft_scratch = prepare_scratch();
     const int64_t plane_size = int64_t{ny_} * nz_, grid_plane = int64_t{ny_} * row_stride;
     const int64_t spec_plane = int64_t{ny_} * nzh;

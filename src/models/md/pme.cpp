@@ -20,6 +20,8 @@ constexpr int kMinOrder = 5, kMaxOrder = 7;
 // Grid rows (along z) are padded so that an atom's points along z are contiguous even where they wrap:
 // spreading writes into the padding and folds it back; interpolation reads a copy of the row's start.
 constexpr int kRowPad = 8;
+// Handing work to another thread costs tens of microseconds: a few atoms are spread on one.
+constexpr int64_t kAtomsPerWorker = 1024;
 
 
 // Deserno and Holm (1998), table I: the coefficients of the P3M aliasing sum for assignment orders 1..7.
@@ -361,7 +363,8 @@ void Pme::spread(std::span<const double> charges) {
         const Mesh<order()> mesh{base_.data(), weights_.data(), derivatives_.data(), nx, ny, row_stride_};
         // Atoms whose base planes lie in chunks two apart write disjoint planes when every chunk is at
         // least order - 1 planes wide: even chunks run in parallel, then odd ones. No locks, no private grids.
-        int chunks = 2 * runtime::num_threads();
+        int chunks = 2 * static_cast<int>(std::clamp<int64_t>(static_cast<int64_t>(base_.size()) / kAtomsPerWorker, 1,
+                                                               runtime::num_threads()));
         while (chunks > 2 && nx / chunks < p - 1) chunks -= 2;
         if (nx / chunks < p - 1) chunks = 1;
         auto spread_planes = [&](int plane0, int plane1) {
@@ -384,7 +387,7 @@ void Pme::spread(std::span<const double> charges) {
             double* row = &charge_grid_[r * row_stride_];
             for (int k = 0; k < p - 1; ++k) row[k] += row[nz + k], row[nz + k] = 0;
         }
-    }, 256);
+    }, 4096);
 }
 
 void Pme::interpolate(std::span<const double> charges, std::span<Vec3> forces) {
@@ -395,7 +398,7 @@ void Pme::interpolate(std::span<const double> charges, std::span<Vec3> forces) {
             double* row = &charge_grid_[r * row_stride_];
             for (int k = 0; k < p - 1; ++k) row[nz + k] = row[k];
         }
-    }, 256);
+    }, 4096);
     const Vec3 scale{nx / box_.length.x, ny / box_.length.y, nz / box_.length.z};
     with_order(p, [&](auto order) {
         const Mesh<order()> mesh{base_.data(), weights_.data(), derivatives_.data(), nx, ny, row_stride_};
@@ -475,7 +478,8 @@ KSpaceSums Pme::compute(std::span<const Vec3> positions, std::span<const double>
     // m_z = -m_z (z = 0 and, for even nz, z = nz / 2).
     const int nz = grid_.size[2], nzh = fft_.nz_half();
     const int64_t columns = fft_.spectrum_size() / nzh;
-    const int workers = static_cast<int>(std::clamp<int64_t>(columns / 64, 1, runtime::num_threads()));
+    const int workers =
+        static_cast<int>(std::clamp<int64_t>(fft_.spectrum_size() / 32768, 1, runtime::num_threads()));
     std::vector<KSpaceSums> partial(workers);
     runtime::run_on_workers(workers, [&](int w) {
         double energy = 0, virial = 0;

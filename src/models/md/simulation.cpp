@@ -44,6 +44,7 @@ namespace {
 class ProgressBar {
    public:
     ProgressBar(bool enabled, int64_t total) : enabled_(enabled && isatty(STDERR_FILENO)), total_(total) {}
+    bool active() const { return enabled_; }
     void update(int64_t done, double seconds, const ThermoSample& s) {
         if (!enabled_) return;
         auto now = std::chrono::steady_clock::now();
@@ -100,7 +101,7 @@ RunReport run_simulation(System& system, ForceField& force_field, const Integrat
     for (int64_t step = 1; step <= options.steps; ++step) {
         integrator.step();
         bool output = step % options.every == 0 || step == options.steps;
-        if (output || options.progress) {
+        if (output || bar.active()) {
             report.last = sample(integrator);
             if (output) record(report.last);
         }
