@@ -159,3 +159,27 @@ TEST(EngramErrors, ForwardRejectsMismatchedShapes) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(EngramErrors, ConfigFileNamesTheFileAndField) {
+    auto path = scratch("config.json");
+    std::ofstream(path) << R"({"hidden_size": 64, "hc_multt": 4})";
+    try {
+        EngramConfig::from_json_file(path.string());
+        FAIL() << "no error";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_HAS(std::string(e.what()), "config.json: unknown config field 'hc_multt'");
+    }
+    std::ofstream(path) << R"({"hidden_size": "wide"})";
+    try {
+        EngramConfig::from_json_file(path.string());
+        FAIL() << "no error";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_HAS(std::string(e.what()), "config field 'hidden_size' has the wrong type");
+    }
+    std::ofstream(path) << R"({"n_head_per_ngram": 0})";
+    EXPECT_THROW(EngramConfig::from_json_file(path.string()), std::invalid_argument);
+}
+
+}  // namespace

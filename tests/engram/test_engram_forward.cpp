@@ -18,22 +18,6 @@ using ttl::Tensor;
 
 const std::string kGolden = TTLM_SOURCE_DIR "/tests/engram/golden/";
 
-EngramConfig read_config(const std::string& path) {
-    std::ifstream f(path);
-    auto j = nlohmann::json::parse(f);
-    EngramConfig c;
-    c.engram_vocab_size = j["engram_vocab_size"].get<std::vector<int64_t>>();
-    c.max_ngram_size = j["max_ngram_size"];
-    c.n_embed_per_ngram = j["n_embed_per_ngram"];
-    c.n_head_per_ngram = j["n_head_per_ngram"];
-    c.layer_ids = j["layer_ids"].get<std::vector<int>>();
-    c.pad_id = j["pad_id"];
-    c.seed = j["seed"];
-    c.kernel_size = j["kernel_size"];
-    c.hidden_size = j["hidden_size"];
-    c.hc_mult = j["hc_mult"];
-    return c;
-}
 
 std::shared_ptr<const CompressedTokenizer> golden_tokenizer() {
     static auto tok = [] {
@@ -54,7 +38,7 @@ struct Golden {
 Golden load_case(const std::string& name) {
     const std::string dir = kGolden + name + "/";
     Golden g;
-    g.config = read_config(dir + "config.json");
+    g.config = EngramConfig::from_json_file(dir + "config.json");
     std::ifstream rf(dir + "run.json");
     g.layer_id = nlohmann::json::parse(rf)["layer_id"];
     auto tok = golden_tokenizer();

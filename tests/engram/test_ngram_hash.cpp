@@ -28,20 +28,6 @@ nlohmann::json load_golden(const std::string& relative) {
     return nlohmann::json::parse(in);
 }
 
-EngramConfig config_from_json(const nlohmann::json& j) {
-    EngramConfig c;
-    c.engram_vocab_size = j.at("engram_vocab_size").get<std::vector<int64_t>>();
-    c.max_ngram_size = j.at("max_ngram_size");
-    c.n_embed_per_ngram = j.at("n_embed_per_ngram");
-    c.n_head_per_ngram = j.at("n_head_per_ngram");
-    c.layer_ids = j.at("layer_ids").get<std::vector<int>>();
-    c.pad_id = j.at("pad_id");
-    c.seed = j.at("seed");
-    c.kernel_size = j.at("kernel_size");
-    c.hidden_size = j.at("hidden_size");
-    c.hc_mult = j.at("hc_mult");
-    return c;
-}
 
 ttl::Tensor ids_tensor(const nlohmann::json& rows) {
     const auto batch = static_cast<int64_t>(rows.size());
@@ -68,7 +54,7 @@ std::vector<int64_t> flatten(const nlohmann::json& j) {
 // A mapping built from a golden folder's config.json and hash_config.json's vocabulary facts.
 NgramHashMapping mapping_for(const std::string& folder) {
     const auto hash_config = load_golden(folder + "/hash_config.json");
-    return NgramHashMapping(config_from_json(load_golden(folder + "/config.json")),
+    return NgramHashMapping(EngramConfig::from_json_file(TTLM_SOURCE_DIR "/tests/engram/golden/" + folder + "/config.json"),
                             hash_config.at("tokenizer_vocab_size").get<int64_t>(),
                             hash_config.at("compressed_pad_id").get<int64_t>());
 }

@@ -26,6 +26,10 @@ struct EngramConfig {
 
     // Throws std::invalid_argument naming the field and what was expected.
     void validate() const;
+
+    // A config.json as the reference script writes it (every field of EngramConfig; unknown
+    // fields are an error). Errors name the file and the field. The result is validated.
+    static EngramConfig from_json_file(const std::string& path);
 };
 
 }  // namespace ttlm::engram
