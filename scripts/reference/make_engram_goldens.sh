@@ -17,7 +17,8 @@
 #                            lookup_table_int32.npy (old id -> new id; int32 to halve its size),
 #                            lookup_table.json (entries, num_new_ids)
 #   hash_ngram4/             a 4-gram config (3 orders, 3 heads, 3 layers): the same three JSON files
-#   small_h64/, small_h96/   tiny configs through the whole module: see engram_reference.py forward
+#   small_h64/, small_h96/,  tiny configs through the whole module: see engram_reference.py forward
+#   small_h40/               (h40: hidden size not a multiple of 32, bigrams only, kernel size 3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=/usr/bin/python3
@@ -116,5 +117,8 @@ small_case small_h64 1 \
     '{"engram_vocab_size": [100, 150], "n_embed_per_ngram": 32, "n_head_per_ngram": 4, "hidden_size": 64}' 1
 small_case small_h96 15 \
     '{"engram_vocab_size": [80, 120], "n_embed_per_ngram": 16, "n_head_per_ngram": 2, "hidden_size": 96}' 2
+# A hidden size that is not a whole number of tiles, bigrams only (dilation 2) and kernel size 3.
+small_case small_h40 1 \
+    '{"engram_vocab_size": [90], "max_ngram_size": 2, "n_embed_per_ngram": 24, "n_head_per_ngram": 3, "hidden_size": 40, "kernel_size": 3}' 3
 
 du -sh $golden

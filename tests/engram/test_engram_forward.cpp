@@ -97,7 +97,7 @@ TEST_P(EngramGolden, EveryStageMatchesTheReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, EngramGolden,
-                         ::testing::Combine(::testing::Values("small_h64", "small_h96"), ::testing::Bool()),
+                         ::testing::Combine(::testing::Values("small_h64", "small_h96", "small_h40"), ::testing::Bool()),
                          [](const auto& info) {
                              return std::get<0>(info.param) + (std::get<1>(info.param) ? "_fused" : "_unfused");
                          });
