@@ -61,7 +61,10 @@ void convert_row(const void* src, DType st, void* dst, DType dt, size_t n) {
 }
 
 // Tensor tiles -> block. Parts of edge tiles beyond the tensor read as zero (tile padding).
-void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape) {
+// `zero_from` (fast mode): the first block row from which the slot is known to hold zeros; rows
+// past the tensor are zeroed only below it. A row vector copied into a 32-row tile again and
+// again then costs one row, not a tile.
+void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape, int* zero_from = nullptr) {
     const Tensor& x = *s.tensor;
     const DType xt = x.dtype();
     const size_t xs = dtype_size(xt), bs = dtype_size(bt);
@@ -75,15 +78,16 @@ void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape) {
         std::memcpy(bp, xp + static_cast<size_t>(r0 * xcols) * xs, static_cast<size_t>(brows * bcols) * xs);
         return;
     }
-    for (int64_t r = 0; r < brows; ++r) {
+    const int64_t valid_rows = std::clamp<int64_t>(xrows - r0, 0, brows);
+    for (int64_t r = 0; r < valid_rows; ++r) {
         char* dst = bp + static_cast<size_t>(r * bcols) * bs;
-        if (r0 + r >= xrows) {
-            std::memset(dst, 0, static_cast<size_t>(bcols) * bs);
-            continue;
-        }
         convert_row(xp + static_cast<size_t>((r0 + r) * xcols + c0) * xs, xt, dst, bt, static_cast<size_t>(valid_cols));
         if (valid_cols < bcols) std::memset(dst + static_cast<size_t>(valid_cols) * bs, 0, static_cast<size_t>(bcols - valid_cols) * bs);
     }
+    const int64_t zero_end = zero_from ? std::max<int64_t>(valid_rows, *zero_from) : brows;
+    if (zero_end > valid_rows)
+        std::memset(bp + static_cast<size_t>(valid_rows * bcols) * bs, 0, static_cast<size_t>((zero_end - valid_rows) * bcols) * bs);
+    if (zero_from) *zero_from = static_cast<int>(valid_rows);
 }
 
 // Block -> tensor tiles; only elements inside the tensor are written.
@@ -206,7 +210,7 @@ Transfer copy(const TensorSlice& src, Block& dst, std::source_location loc) {
     dst.note_written();
     OperationState& op = *t.node->op;
     if (!op.validating()) {
-        read_tiles(src, dst.data(), dst.dtype(), dst.shape());
+        read_tiles(src, dst.data(), dst.dtype(), dst.shape(), &dst.dfb()->zero_rows_from[static_cast<size_t>(dst.slot())]);
         return Transfer();
     }
     SlotState& s = slot_of(dst);
@@ -340,6 +344,7 @@ Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
                               r->dfb->spec->shape.cols, r->dfb->spec->name, where_str(r->where)));
         const size_t n = static_cast<size_t>(src.shape().tiles()) * kTileElems;
         convert_row(src.data(), src.dtype(), r->dfb->slot_data(r->slot), r->dfb->spec->dtype, n);
+        r->dfb->forget_zero_rows(r->slot);
         count(t, src.shape(), src.dtype());
         r->delivered.store(true);
         ch->deliveries.fetch_add(1);

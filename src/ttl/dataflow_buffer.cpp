@@ -255,6 +255,7 @@ void check_store(const Block& b, Task& t, std::source_location loc, const char* 
 }
 
 void write_block(Block& b, const float* values) {
+    b.dfb()->forget_zero_rows(b.slot());
     const size_t n = static_cast<size_t>(b.shape().tiles()) * kTileElems;
     if (b.dtype() == DType::F32) {
         if (values != b.data()) std::memcpy(b.data(), values, n * sizeof(float));
@@ -274,6 +275,7 @@ void Block::store(const BlockExpr& value, std::source_location loc) {
                           value.shape().cols, shape().rows, shape().cols, buffer_name()));
     check_store(*this, t, loc, "store()");
     const size_t n = static_cast<size_t>(shape().tiles()) * kTileElems;
+    dfb_->forget_zero_rows(slot_);
     if (dtype() == DType::F32) {
         value.evaluate_into(static_cast<float*>(data()));
     } else {
@@ -298,6 +300,7 @@ Block& Block::operator+=(const BlockExpr& value) {
                           value.shape().cols, shape().rows, shape().cols, buffer_name()));
     check_store(*this, t, loc, "+=");
     const size_t n = static_cast<size_t>(shape().tiles()) * kTileElems;
+    dfb_->forget_zero_rows(slot_);
     if (dtype() == DType::F32 && value.is_matmul()) {
         const auto& a = value.lhs();
         const auto& b = value.rhs();

@@ -236,3 +236,44 @@ TEST(Report, CountsPushesTilesBytesAndFlops) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Copy, PaddingRowsReadAsZeroAfterTheSlotHeldData) {
+    // One slot receives a full tile, then a one-row tensor: rows 1..31 must read as zero again.
+    Tensor full = random_tensor({32, 32}, 30), row = random_tensor({1, 32}, 31);
+    for (const auto& mode : all_modes()) {
+        Tensor out({96, 32});
+        ttl::Operation op("padding", ttl::Grid{1, 1});
+        auto in = ttl::make_dataflow_buffer_like(op, full, {1, 1}, 1, "in");
+        auto res = ttl::make_dataflow_buffer_like(op, out, {1, 1}, 1, "res");
+        op.compute([&] {
+            for (int i = 0; i < 3; ++i) {
+                auto x = in.wait();
+                auto o = res.reserve();
+                o.store(x);
+            }
+        });
+        op.datamovement([&] {
+            const ttl::Tensor* sources[] = {&full, &row, &row};
+            for (const ttl::Tensor* t : sources) {
+                auto b = in.reserve();
+                ttl::copy((*t)(0, 0), b).wait();
+            }
+        });
+        op.datamovement([&] {
+            for (int i = 0; i < 3; ++i) {
+                auto r = res.wait();
+                ttl::copy(r, out(i, 0)).wait();
+            }
+        });
+        op.run(mode);
+        for (int tile = 1; tile < 3; ++tile)
+            for (int r = 0; r < 32; ++r)
+                for (int c = 0; c < 32; ++c)
+                    ASSERT_EQ(out.data<float>()[(tile * 32 + r) * 32 + c], r == 0 ? row.data<float>()[c] : 0.0f)
+                        << tile << " " << r << " " << c;
+    }
+}
+
+}  // namespace

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -301,6 +302,18 @@ double median_ms(int reps, F&& fn) {
     return t[t.size() / 2];
 }
 
+// memcpy of `bytes` (read + write counted) on every worker: the bandwidth baseline.
+double memcpy_bandwidth(size_t bytes, int reps) {
+    std::vector<char> src(bytes, 1), dst(bytes, 0);
+    auto copy = [&] {
+        ttlm::runtime::parallel_for(static_cast<int64_t>(bytes), [&](int64_t b, int64_t e) {
+            std::memcpy(dst.data() + b, src.data() + b, static_cast<size_t>(e - b));
+        }, 1 << 20);
+    };
+    copy();
+    return 2.0 * static_cast<double>(bytes) / median_ms(reps, copy) / 1e6;
+}
+
 int run_bench(const EngramArgs& a, int64_t tokens, int reps, bool json) {
     const EngramConfig c = make_config(a);
     Model m = build_model(a, c);
@@ -327,12 +340,20 @@ int run_bench(const EngramArgs& a, int64_t tokens, int reps, bool json) {
         std::sort(v.begin(), v.end());
         return v[v.size() / 2];
     };
+    // The bytes each kernel must touch (fp32, padded tokens): gating reads the stacked projection
+    // and the hidden states and writes gated; conv reads gated and writes the output.
+    const double n = static_cast<double>((tokens + 31) / 32 * 32), hc = c.hc_mult, h = c.hidden_size;
+    const double gating_bytes = n * ((hc + 1) * h + hc * h + hc * h) * 4, conv_bytes = n * (2 * hc * h) * 4;
+    const double memcpy_gbps = memcpy_bandwidth(static_cast<size_t>(std::max(gating_bytes / 2, 64e6)), reps);
+    const double gating_gbps = gating_bytes / med(&engram::StageTimes::gating_ms) / 1e6;
+    const double conv_gbps = conv_bytes / med(&engram::StageTimes::conv_ms) / 1e6;
     if (json) {
         fmt::print("{{\"tokens\": {}, \"threads\": {}, \"unfused_ms\": {:.3f}, \"fused_ms\": {:.3f}, \"gemm_ms\": {:.3f}, "
-                   "\"gating_ms\": {:.3f}, \"conv_ms\": {:.3f}, \"hash_embed_ms\": {:.3f}}}\n",
+                   "\"gating_ms\": {:.3f}, \"conv_ms\": {:.3f}, \"hash_embed_ms\": {:.3f}, \"gating_gbps\": {:.2f}, "
+                   "\"conv_gbps\": {:.2f}, \"memcpy_gbps\": {:.2f}}}\n",
                    tokens, ttlm::runtime::num_threads(), unfused_ms, fused_ms, med(&engram::StageTimes::gemm_ms),
                    med(&engram::StageTimes::gating_ms), med(&engram::StageTimes::conv_ms),
-                   med(&engram::StageTimes::hash_embed_ms));
+                   med(&engram::StageTimes::hash_embed_ms), gating_gbps, conv_gbps, memcpy_gbps);
     } else {
         fmt::print("Engram layer {}, {} tokens, {} threads (median of {})\n", a.layer_id, tokens, ttlm::runtime::num_threads(), reps);
         fmt::print("  unfused (ops)         {:9.3f} ms\n", unfused_ms);
@@ -341,6 +362,8 @@ int run_bench(const EngramArgs& a, int64_t tokens, int reps, bool json) {
         fmt::print("    stacked GEMM        {:9.3f} ms\n", med(&engram::StageTimes::gemm_ms));
         fmt::print("    gating kernel       {:9.3f} ms\n", med(&engram::StageTimes::gating_ms));
         fmt::print("    conv kernel         {:9.3f} ms\n", med(&engram::StageTimes::conv_ms));
+        fmt::print("  bandwidth: gating {:.2f} GB/s, conv {:.2f} GB/s, memcpy {:.2f} GB/s (bytes each must touch)\n",
+                   gating_gbps, conv_gbps, memcpy_gbps);
     }
     return 0;
 }

@@ -69,7 +69,12 @@ struct DfbState {
     std::vector<SlotState> slots;
     int producer = -1, consumer = -1;  // KernelKind of the single producer / consumer
 
+    // Fast mode, per slot: the first row from which the block is known to be zero (a copy of a
+    // short tensor leaves its padding rows zero; anything else that writes the block forgets it).
+    std::vector<int> zero_rows_from;
+
     char* slot_data(int slot) const { return base + static_cast<size_t>(slot) * spec->block_bytes; }
+    void forget_zero_rows(int slot) { zero_rows_from[static_cast<size_t>(slot)] = spec->shape.rows * 32; }
     int free_blocks() const { return capacity - visible - reserved; }
 };
 
