@@ -235,6 +235,9 @@ namespace {
 // (Plain pointers: thread_locals with destructors cost a guard check on every access.)
 thread_local boost::context::fiber* t_worker_loop = nullptr;
 thread_local Task* t_switch_from = nullptr;
+// Nodes the worker loop has started and not finished: hand-offs go straight to a sibling only
+// while there is one, so the loop still gets to poll other nodes (pipes) when there are several.
+thread_local size_t t_active_nodes = 0;
 
 bool task_ready(const Task& t) { return !t.finished && (!t.blocked.ready || t.blocked.ready(t.blocked.arg)); }
 
@@ -292,7 +295,7 @@ Task* runnable_sibling(const Task& t) {
 void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where) {
     Task* t = t_current_task;
     t->blocked = {ready, describe, arg, where};
-    Task* next = t->node->op->validating() ? nullptr : runnable_sibling(*t);
+    Task* next = t->node->op->validating() || t_active_nodes > 1 ? nullptr : runnable_sibling(*t);
     t_switch_from = t;
     boost::context::fiber from;
     asan_leave(&t->asan_fake_stack, next);
@@ -472,6 +475,7 @@ void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, 
         NodeState& n = *op.nodes[static_cast<size_t>(idx)];
         admit(op, n, w);
         active.push_back(&n);
+        t_active_nodes = active.size();
     };
     if (admit_all) {
         for (int i; (i = queue.pull()) >= 0;) start_node(i);
@@ -493,6 +497,7 @@ void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, 
             if (finished == 3) {
                 retire(op, n);
                 active.erase(std::find(active.begin(), active.end(), &n));
+                t_active_nodes = active.size();
             }
         }
     };
@@ -532,7 +537,7 @@ void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, 
             for (Task& t : n->tasks) any = any || task_ready(t);
         if (any) continue;
         workers.stuck_at[static_cast<size_t>(w)].store(epoch);
-        for (;;) {
+        for (unsigned spins = 0;;) {
             if (op.abort.load()) break;
             if (op.pipe_epoch.load() != epoch) break;
             bool all_stuck = true;
@@ -548,7 +553,10 @@ void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, 
                 op.fail(std::make_exception_ptr(Error(kind, report)));
                 break;
             }
-            std::this_thread::yield();
+            // Spin first: another worker unblocks us within microseconds, and a yield on a busy
+            // machine can cost a whole time slice.
+            if (++spins % 64 == 0) std::this_thread::yield();
+            __builtin_ia32_pause();
         }
         workers.stuck_at[static_cast<size_t>(w)].store(kNotStuck);
     }

@@ -131,3 +131,41 @@ TEST(EngramGolden, Bf16FusedWithinTheSeedsBound) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(EngramLong, FusedMatchesUnfusedAcrossNodesAndPipes) {
+    // 19 tile rows per sequence: the conv kernel splits each sequence over 4 nodes joined by
+    // boundary pipes (single-tile goldens do not reach that path).
+    EngramConfig c;
+    c.engram_vocab_size = {300, 400};
+    c.n_embed_per_ngram = 32;
+    c.n_head_per_ngram = 4;
+    c.hidden_size = 64;
+    auto tok = golden_tokenizer();
+    auto hashing = std::make_shared<const NgramHashMapping>(c, *tok);
+    Engram model(c, 1, tok, hashing, EngramWeights::random(c, hashing->layer(1), 5, /*random_norms=*/true));
+    const int64_t B = 2, L = 600;
+    Tensor ids({B, L}, ttl::DType::I64), hidden({B, L, 4, 64});
+    for (int64_t i = 0; i < ids.numel(); ++i) ids.data<int64_t>()[i] = (i * 7919) % 128000;
+    for (int64_t i = 0; i < hidden.numel(); ++i) hidden.data<float>()[i] = std::sin(0.001f * static_cast<float>(i * 13 % 100003));
+    ForwardOptions unfused;
+    unfused.fused = false;
+    EngramStages want = model.forward(ids, hidden, unfused);
+    ttl::ExecOptions saved = ttl::default_options();
+    for (auto mode : {ttl::Mode::Fast, ttl::Mode::Validate}) {
+        ttl::default_options().mode = mode;
+        EngramStages got = model.forward(ids, hidden);
+        double worst = 0, scale = 0;
+        for (int64_t i = 0; i < want.output.numel(); ++i) {
+            worst = std::max(worst, double(std::abs(got.output.data<float>()[i] - want.output.data<float>()[i])));
+            scale = std::max(scale, double(std::abs(want.output.data<float>()[i])));
+        }
+        EXPECT_LE(worst, 1e-5 * scale) << (mode == ttl::Mode::Fast ? "fast" : "validate");
+        for (int64_t i = 0; i < want.conv.numel(); ++i)
+            ASSERT_NEAR(got.conv.data<float>()[i], want.conv.data<float>()[i], 1e-5 * scale) << i;
+    }
+    ttl::default_options() = saved;
+}
+
+}  // namespace

@@ -183,6 +183,10 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
         for (int nx = 0; nx + 1 < per_seq; ++nx) pipes.push_back(Pipe{{nx, b}, Coord{nx + 1, b}});
     PipeNet boundary(op, pipes, "boundary");
 
+    // Every node streams its tile rows r0+1 .. r1-1 first, carrying each tile row's normalised
+    // input to the next in `history`; its first tile row r0 comes last, when the previous node
+    // has sent its boundary. A node sends its own boundary (the normalised last tile row) as
+    // soon as its main stretch is done, so no node waits for another in the middle of its work.
     op.compute([&] {
         const Range my = my_range();
         // Phase 1 of RMSNorm: the inverse RMS of each token of the tile row, for one branch.
@@ -194,18 +198,20 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
             }
             return math::rsqrt(ss * inv_h + eps);  // valid in column 0
         };
-        if (my.has_next) {  // first, the boundary the next node needs: our last tile row, normalised
+        // Normalise one tile row into `to` (history or boundary), chunk by chunk.
+        auto normalise_into = [&](DataflowBuffer& to) {
             for (int h = 0; h < hc; ++h) {
                 auto inv = inverse_rms();
                 for (int c = 0; c < chunks; ++c) {
                     auto xv = x_dfb.wait();
                     auto nw = nw_dfb.wait();
-                    auto b = bnd_out.reserve();
+                    auto b = to.reserve();
                     b.store(xv * math::broadcast(inv, BcastDim::Col, chunk) * math::broadcast(nw, BcastDim::Row, chunk));
                 }
             }
-        }
-        for (int64_t r = my.r0; r < my.r1; ++r) {
+        };
+        // One tile row's output; `prev` gives the previous tile row's normalised chunk.
+        auto convolve = [&](bool keep_history, auto&& prev_block) {
             for (int h = 0; h < hc; ++h) {
                 auto inv = inverse_rms();
                 for (int c = 0; c < chunks; ++c) {
@@ -213,13 +219,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                     auto nw = nw_dfb.wait();
                     std::vector<Block> taps;
                     for (int k = 0; k < K; ++k) taps.push_back(tap_dfb[static_cast<size_t>(k)].wait());
-                    // The previous tile row of this branch and chunk: carried in `history`, from the
-                    // previous node at the start of the range, zero at the start of the sequence.
-                    std::optional<Block> held;
-                    if (r > my.r0)
-                        held.emplace(hist_dfb.wait());
-                    else if (my.has_prev)
-                        held.emplace(bnd_in.wait());
+                    std::optional<Block> held = prev_block();
                     BlockExpr prev = held ? BlockExpr(*held) : math::fill(0.0f, chunk);
                     BlockExpr xn = xv * math::broadcast(inv, BcastDim::Col, chunk) * math::broadcast(nw, BcastDim::Row, chunk);
                     // y[t] = sum_k w_k * xn[t - (K-1-k) * dilation]
@@ -234,15 +234,32 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                     }
                     auto o = out_dfb.reserve();
                     o.store(xv + s);
-                    if (r + 1 < my.r1) {
+                    if (keep_history) {
                         auto nh = hist_dfb.reserve();
                         nh.store(xn);
                     }
                 }
             }
+        };
+        const int64_t rows = my.r1 - my.r0;
+        if (rows == 0) return;
+        if (rows > 1) normalise_into(hist_dfb);  // tile row r0, the history of r0 + 1
+        for (int64_t r = my.r0 + 1; r < my.r1; ++r)
+            convolve(r + 1 < my.r1 || my.has_next, [&] { return std::optional<Block>(hist_dfb.wait()); });
+        if (my.has_next) {  // the boundary: the last tile row, normalised
+            if (rows > 1) {
+                for (int i = 0; i < hc * chunks; ++i) {
+                    auto hb = hist_dfb.wait();
+                    auto b = bnd_out.reserve();
+                    b.store(hb);
+                }
+            } else {
+                normalise_into(bnd_out);
+            }
         }
+        convolve(false, [&] { return my.has_prev ? std::optional<Block>(bnd_in.wait()) : std::nullopt; });
     });
-    op.datamovement([&] {  // reader
+    op.datamovement([&] {  // reader: the same order of blocks as the compute kernel takes them
         const Range my = my_range();
         auto read_x = [&](int64_t r, int h, int c) {
             auto xb = x_dfb.reserve();
@@ -252,15 +269,16 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
             auto nb = nw_dfb.reserve();
             copy(in.norm_weight[static_cast<size_t>(h)](0, cols(0, c)), nb).wait();
         };
-        if (my.has_next)
+        auto read_normalise = [&](int64_t r) {
             for (int h = 0; h < hc; ++h) {
-                for (int c = 0; c < chunks; ++c) read_x(my.r1 - 1, h, c);
+                for (int c = 0; c < chunks; ++c) read_x(r, h, c);
                 for (int c = 0; c < chunks; ++c) {
-                    read_x(my.r1 - 1, h, c);
+                    read_x(r, h, c);
                     read_nw(h, c);
                 }
             }
-        for (int64_t r = my.r0; r < my.r1; ++r)
+        };
+        auto read_convolve = [&](int64_t r, bool receive) {
             for (int h = 0; h < hc; ++h) {
                 for (int c = 0; c < chunks; ++c) read_x(r, h, c);
                 for (int c = 0; c < chunks; ++c) {
@@ -270,21 +288,23 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                         auto tb = tap_dfb[static_cast<size_t>(k)].reserve();
                         copy(in.taps[static_cast<size_t>(k)](0, cols(h, c)), tb).wait();
                     }
-                    if (r == my.r0 && my.has_prev) {
+                    if (receive) {
                         auto bb = bnd_in.reserve();
                         boundary.if_dst([&](const DstPipe& p) { copy(p, bb).wait(); });
                     }
                 }
             }
+        };
+        const int64_t rows = my.r1 - my.r0;
+        if (rows == 0) return;
+        if (rows > 1) read_normalise(my.r0);
+        for (int64_t r = my.r0 + 1; r < my.r1; ++r) read_convolve(r, false);
+        if (my.has_next && rows == 1) read_normalise(my.r0);
+        read_convolve(my.r0, my.has_prev);
     });
     op.datamovement([&] {  // writer
         const Range my = my_range();
-        if (my.has_next)
-            for (int i = 0; i < hc * chunks; ++i) {
-                auto b = bnd_out.wait();
-                boundary.if_src([&](const SrcPipe& p) { copy(b, p).wait(); });
-            }
-        for (int64_t r = my.r0; r < my.r1; ++r)
+        auto write_row = [&](int64_t r) {
             for (int h = 0; h < hc; ++h)
                 for (int c = 0; c < chunks; ++c) {
                     if (conv) {
@@ -294,6 +314,15 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                     auto o = out_dfb.wait();
                     copy(o, output(r, cols(h, c))).wait();
                 }
+        };
+        if (my.r1 == my.r0) return;
+        for (int64_t r = my.r0 + 1; r < my.r1; ++r) write_row(r);
+        if (my.has_next)
+            for (int i = 0; i < hc * chunks; ++i) {
+                auto b = bnd_out.wait();
+                boundary.if_src([&](const SrcPipe& p) { copy(b, p).wait(); });
+            }
+        write_row(my.r0);
     });
     return op.run(options);
 }
