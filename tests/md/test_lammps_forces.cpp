@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "lammps_fixture.hpp"
 #include "models/md/force_field.hpp"
@@ -37,13 +38,17 @@ Ours compute(const System& system, const ForceFieldOptions& options) {
 
 void expect_issue_bars(const System& system, const Ours& ours, const LammpsForces& lammps, const char* what) {
     SCOPED_TRACE(what);
-    EXPECT_LT(relative_rms(system, ours.forces, lammps), 1e-4);
-    double pe = lammps.energy.potential();
-    EXPECT_LT(std::abs(ours.result.energy.potential() - pe), 1e-5 * std::abs(pe));
+    const double force_error = relative_rms(system, ours.forces, lammps);
+    const double pe = lammps.energy.potential(), pe_error = std::abs(ours.result.energy.potential() - pe) / std::abs(pe);
+    EXPECT_LT(force_error, 1e-4);
+    EXPECT_LT(pe_error, 1e-5);
+    std::printf("%s, %lld atoms: force relative RMS %.2e, PE relative error %.2e\n", what,
+                static_cast<long long>(system.size()), force_error, pe_error);
 }
 
 void expect_same_terms(const System& system, const Ours& ours, const LammpsForces& lammps, double coulomb_pairs) {
-    EXPECT_LT(relative_rms(system, ours.forces, lammps), 1e-8);
+    // LAMMPS's erfc error (1.5e-7 q_i q_j / r^2 per pair) leaves ~1e-8 in the forces of the random system.
+    EXPECT_LT(relative_rms(system, ours.forces, lammps), 1e-7);
     const Energies &e = ours.result.energy, &l = lammps.energy;
     EXPECT_NEAR(e.lj, l.lj, 1e-11 * std::abs(l.lj));
     EXPECT_NEAR(e.bond, l.bond, 1e-11 * std::abs(l.bond) + 1e-12);
