@@ -90,6 +90,10 @@ TEST(Lammps, MicelleForcesAndEnergies) {
     Ours fast = compute(system, pme);
     expect_issue_bars(system, fast, lammps, "PME");
 
+    ForceFieldOptions tiles = pme;  // the pair forces by the ttl Operation, in fp32 tiles
+    tiles.pair_kernel = PairKernel::ttl;
+    expect_issue_bars(system, compute(system, tiles), lammps, "PME + ttl pair kernel");
+
     // The system as LAMMPS wrote it reads back into the same forces.
     System written = read_lammps_data(dir + "/written.data");
     ASSERT_EQ(written.size(), system.size());
@@ -115,6 +119,9 @@ TEST(Lammps, RandomSystemForcesAndEnergies) {
 
     Ours fast = compute(system, ForceFieldOptions{});
     expect_issue_bars(system, fast, lammps, "PME");
+    ForceFieldOptions tiles;
+    tiles.pair_kernel = PairKernel::ttl;
+    expect_issue_bars(system, compute(system, tiles), lammps, "PME + ttl pair kernel");
 }
 
 TEST(Lammps, SpecialBondsMatch) {

@@ -47,6 +47,7 @@ struct ForceFieldFlags {
     ForceFieldOptions options;
     std::string kspace;
     std::string special_lj = "1,1,1", special_coul = "1,1,1";
+    std::string pair_kernel = "simd";
 
     ForceFieldFlags(CLI::App* cmd, const std::string& default_kspace, double default_accuracy) : kspace(default_kspace) {
         options.accuracy = default_accuracy;
@@ -63,9 +64,12 @@ struct ForceFieldFlags {
         cmd->add_option("--special-coul", special_coul, "Coulomb weights of 1-2,1-3,1-4 pairs")->capture_default_str();
         cmd->add_option("--skin", options.skin, "neighbour-list skin")->capture_default_str();
         cmd->add_flag("--lj-shift", options.lj_shift, "shift LJ energies to zero at the cutoff (pair_modify shift yes)");
+        cmd->add_option("--pair-kernel", pair_kernel, "pair forces: simd (double precision) or ttl (fp32 tiles)")
+            ->capture_default_str();
     }
     ForceFieldOptions resolve() {
         options.kspace = parse_kspace(kspace);
+        options.pair_kernel = parse_pair_kernel(pair_kernel);
         options.special.lj = parse_weights(special_lj, "--special-lj");
         options.special.coul = parse_weights(special_coul, "--special-coul");
         return options;

@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 
+#include "models/md/pair_kernel_ttl.hpp"
 #include "runtime/thread_pool.hpp"
 
 namespace ttlm::md {
@@ -15,6 +16,12 @@ KSpace parse_kspace(const std::string& name) {
     if (name == "ewald") return KSpace::ewald;
     if (name == "pme") return KSpace::pme;
     throw std::invalid_argument(fmt::format("--kspace: expected ewald, pme or none, got '{}'", name));
+}
+
+PairKernel parse_pair_kernel(const std::string& name) {
+    if (name == "simd") return PairKernel::simd;
+    if (name == "ttl") return PairKernel::ttl;
+    throw std::invalid_argument(fmt::format("--pair-kernel: expected simd or ttl, got '{}'", name));
 }
 
 std::string to_string(KSpace kspace) {
@@ -82,8 +89,8 @@ std::string ForceField::describe() const {
     } else if (has_charges_) {
         kspace = "no k-space term (real-space Coulomb only)";
     }
-    return fmt::format("cutoff {:g}, skin {:g}, alpha {:g}; {}", options_.cutoff, options_.skin, options_.alpha,
-                       kspace);
+    return fmt::format("cutoff {:g}, skin {:g}, alpha {:g}; {}{}", options_.cutoff, options_.skin, options_.alpha,
+                       kspace, options_.pair_kernel == PairKernel::ttl ? "; pair forces by the ttl kernel (fp32)" : "");
 }
 
 void ForceField::rebuild(const System& system) {
@@ -122,7 +129,8 @@ ForceResult ForceField::compute(const System& system, std::span<Vec3> forces) {
 
     ForceResult result;
     PairKernelParams params{options_.cutoff, options_.alpha, has_charges_, options_.lj_shift, system.box.length};
-    PairSums pair = compute_pair_forces(list_, packed_, params, forces);
+    PairSums pair = options_.pair_kernel == PairKernel::ttl ? compute_pair_forces_ttl(list_, packed_, params, forces)
+                                                            : compute_pair_forces(list_, packed_, params, forces);
     PairCorrectionSums special = add_special_pair_corrections(system, special_pairs_, options_.cutoff, options_.lj_shift,
                                                                 forces);
     BondedSums bonds = add_bond_forces(system, forces);

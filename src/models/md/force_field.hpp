@@ -26,6 +26,11 @@
 
 namespace ttlm::md {
 
+// Which implementation evaluates the pair forces: the double-precision SIMD kernel (the default), or
+// the ttl Operation (fp32 tiles, as on a Tenstorrent chip; see pair_kernel_ttl.hpp).
+enum class PairKernel { simd, ttl };
+PairKernel parse_pair_kernel(const std::string& name);  // "simd", "ttl"
+
 enum class KSpace {
     none,   // real-space Coulomb only: not electrostatics, but the pair term alone (for checks)
     ewald,  // plain Ewald sum: exact, O(N^1.5) at best, the reference
@@ -42,6 +47,7 @@ struct ForceFieldOptions {
     int pme_order = 0;       // 0: chosen from the accuracy
     SpecialBonds special;
     bool lj_shift = false;  // LAMMPS's pair_modify shift: LJ energy zero at the cutoff (forces unchanged)
+    PairKernel pair_kernel = PairKernel::simd;
     double skin = 0.3;      // Verlet-list skin (LAMMPS's lj default)
     // Two atoms closer than this (in sigma_ij units) are an error: the configuration is broken.
     double min_distance = 0.1;
