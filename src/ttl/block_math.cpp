@@ -93,11 +93,35 @@ void detail::check_live(const Operand& v) {
     }
 }
 
+namespace detail {
+
+// An expression node: an operation over operands, or (Value) an operand itself.
+struct ExprNode {
+    ExprKind kind = ExprKind::Value;
+    TileShape shape;
+    Operand a, b, c;
+    BinaryOp bop = BinaryOp::Add;
+    UnaryOp uop = UnaryOp::Neg;
+    float scalar = 0, lo = 0, hi = 0;
+    bool scalar_first = false;
+    mutable std::shared_ptr<const ScratchBuffer> memo;  // the whole value, once evaluated
+
+    size_t rows() const { return static_cast<size_t>(shape.rows) * kTileDim; }
+    size_t cols() const { return static_cast<size_t>(shape.cols) * kTileDim; }
+    // Rows [r0, r1) of the value into out ((r1 - r0) x cols floats).
+    void evaluate_rows(size_t r0, size_t r1, float* out) const;
+};
+
+}  // namespace detail
+
 namespace {
 
 constexpr size_t kT = kTileDim;
 
 size_t elems(TileShape s) { return static_cast<size_t>(s.tiles()) * kTileElems; }
+
+// Rows evaluated at once: a strip of about 8 KB, so a chain of operations stays in L1.
+size_t strip_rows(size_t cols) { return std::max<size_t>(1, 2048 / cols); }
 
 Task* task_for_math() {
     Task* t = current_task();
@@ -131,46 +155,6 @@ const char* binary_name(BinaryOp op) {
     return "?";
 }
 
-// Writes the broadcast view of `v` (view_shape) in full into out.
-void expand(const Operand& v, float* out) {
-    check_live(v);
-    if (v.shift) {  // a row shift of two plain blocks
-        const size_t cols = static_cast<size_t>(v.shape.cols) * kT, rows = static_cast<size_t>(v.shape.rows) * kT;
-        const size_t top = static_cast<size_t>(v.shift);
-        std::memcpy(out, v.prev->data + (rows - top) * cols, top * cols * sizeof(float));
-        std::memcpy(out + top * cols, v.data, (rows - top) * cols * sizeof(float));
-        return;
-    }
-    const TileShape vs = v.view_shape, ss = v.shape;
-    const size_t out_cols = static_cast<size_t>(vs.cols) * kT, src_cols = static_cast<size_t>(ss.cols) * kT;
-    for (int ti = 0; ti < vs.rows; ++ti)
-        for (int tj = 0; tj < vs.cols; ++tj) {
-            const size_t si = ss.rows == 1 ? 0 : static_cast<size_t>(ti), sj = ss.cols == 1 ? 0 : static_cast<size_t>(tj);
-            const float* src = v.data + si * kT * src_cols + sj * kT;
-            float* dst = out + static_cast<size_t>(ti) * kT * out_cols + static_cast<size_t>(tj) * kT;
-            for (size_t r = 0; r < kT; ++r)
-                for (size_t c = 0; c < kT; ++c) {
-                    float x;
-                    switch (v.bcast) {
-                        case Bcast::Col: x = src[r * src_cols]; break;  // column 0
-                        case Bcast::Row: x = src[c]; break;             // row 0
-                        case Bcast::Scalar: x = src[0]; break;
-                        default: x = src[r * src_cols + c]; break;
-                    }
-                    dst[r * out_cols + c] = x;
-                }
-        }
-}
-
-// A pointer to the full (non-broadcast) data of v, expanding into `scratch` if needed.
-const float* full(const Operand& v, ScratchBuffer& scratch) {
-    check_live(v);
-    if (v.bcast == Bcast::None && v.shift == 0) return v.data;
-    scratch = ScratchBuffer(elems(v.view_shape));
-    expand(v, scratch.get());
-    return scratch.get();
-}
-
 Operand own(ScratchBuffer buf, TileShape shape) {
     Operand o;
     o.data = buf.get();
@@ -179,112 +163,149 @@ Operand own(ScratchBuffer buf, TileShape shape) {
     return o;
 }
 
-Operand operand_of(const BlockExpr& e) { return e.materialize(); }
-
+bool plain(const Operand& v) { return !v.pending && v.bcast == Bcast::None && v.shift == 0; }
 bool commutative(BinaryOp op) {
     return op == BinaryOp::Add || op == BinaryOp::Mul || op == BinaryOp::Max || op == BinaryOp::Min;
 }
+// A row vector broadcast down the rows: row 0 of a one-tile-row block.
+bool row_vector(const Operand& v, TileShape s) {
+    return !v.pending && v.bcast == Bcast::Row && v.shape.rows == 1 && v.shape.cols == s.cols;
+}
+// A column vector broadcast across the columns: column 0 of a one-tile-column block.
+bool col_vector(const Operand& v, TileShape s) {
+    return !v.pending && v.bcast == Bcast::Col && v.shape.cols == 1 && v.shape.rows == s.rows;
+}
+bool scalar_value(const Operand& v) { return !v.pending && v.bcast == Bcast::Scalar && v.shape.tiles() == 1; }
 
-void eval_binary(BinaryOp op, const Operand& a, const Operand& b, float* out) {
-    check_live(a);
-    check_live(b);
-    const TileShape s = a.view_shape;
-    const size_t rows = static_cast<size_t>(s.rows) * kT, cols = static_cast<size_t>(s.cols) * kT;
-    auto plain = [](const Operand& v) { return v.bcast == Bcast::None && v.shift == 0; };
-    if (plain(a) && plain(b)) {
-        simd::binary(to_simd(op), a.data, b.data, out, rows * cols);
-        return;
-    }
-    if (a.shift && b.bcast == Bcast::Row && b.shape.rows == 1 && b.shape.cols == s.cols) {
-        // Row-shifted operand times a row vector: the two row ranges come from prev and cur.
-        const size_t top = static_cast<size_t>(a.shift);
-        simd::binary_per_col(to_simd(op), a.prev->data + (rows - top) * cols, b.data, out, top, cols);
-        simd::binary_per_col(to_simd(op), a.data, b.data, out + top * cols, rows - top, cols);
-        return;
-    }
-    if (a.bcast != Bcast::None && plain(b) && commutative(op)) {
-        eval_binary(op, b, a, out);
-        return;
-    }
-    if (plain(a)) {
-        if (b.bcast == Bcast::Scalar && b.shape.tiles() == 1) {
-            simd::binary_scalar(to_simd(op), a.data, b.data[0], out, rows * cols, false);
-            return;
+// Rows [r0, r1) of a broadcast view (view_shape), written in full.
+void expand_rows(const Operand& v, size_t r0, size_t r1, float* out) {
+    const TileShape vs = v.view_shape, ss = v.shape;
+    const size_t out_cols = static_cast<size_t>(vs.cols) * kT, src_cols = static_cast<size_t>(ss.cols) * kT;
+    for (size_t r = r0; r < r1; ++r) {
+        const size_t ti = r / kT, ri = r % kT;
+        const size_t si = ss.rows == 1 ? 0 : ti;
+        for (size_t tj = 0; tj < static_cast<size_t>(vs.cols); ++tj) {
+            const size_t sj = ss.cols == 1 ? 0 : tj;
+            const float* src = v.data + si * kT * src_cols + sj * kT;
+            float* dst = out + (r - r0) * out_cols + tj * kT;
+            for (size_t c = 0; c < kT; ++c) {
+                switch (v.bcast) {
+                    case Bcast::Col: dst[c] = src[ri * src_cols]; break;  // column 0
+                    case Bcast::Row: dst[c] = src[c]; break;              // row 0
+                    case Bcast::Scalar: dst[c] = src[0]; break;
+                    case Bcast::None: dst[c] = src[ri * src_cols + c]; break;
+                }
+            }
         }
-        if (b.bcast == Bcast::Col && b.shape.cols == 1 && b.shape.rows == s.rows) {
-            std::vector<float> per_row(rows);
-            for (size_t r = 0; r < rows; ++r) per_row[r] = b.data[r * kT];
-            simd::binary_per_row(to_simd(op), a.data, per_row.data(), out, rows, cols);
-            return;
-        }
-        if (b.bcast == Bcast::Row && b.shape.rows == 1 && b.shape.cols == s.cols) {
-            simd::binary_per_col(to_simd(op), a.data, b.data, out, rows, cols);
-            return;
-        }
+    }
+}
+
+// Rows [r0, r1) of an operand as contiguous floats: a pointer into its data where it can be,
+// else evaluated into `scratch`.
+const float* strip(const Operand& v, size_t r0, size_t r1, ScratchBuffer& scratch) {
+    const size_t cols = static_cast<size_t>(v.view_shape.cols) * kT, n = (r1 - r0) * cols;
+    if (v.pending) {
+        if (v.pending->memo) return v.pending->memo->get() + r0 * cols;
+        scratch = ScratchBuffer(n);
+        v.pending->evaluate_rows(r0, r1, scratch.get());
+        return scratch.get();
+    }
+    check_live(v);
+    if (v.shift) {  // rows before `shift` come from the bottom of prev
+        const size_t total = static_cast<size_t>(v.shape.rows) * kT, s = static_cast<size_t>(v.shift);
+        if (r0 >= s) return v.data + (r0 - s) * cols;
+        if (r1 <= s) return v.prev->data + (total - s + r0) * cols;
+        scratch = ScratchBuffer(n);
+        std::memcpy(scratch.get(), v.prev->data + (total - s + r0) * cols, (s - r0) * cols * sizeof(float));
+        std::memcpy(scratch.get() + (s - r0) * cols, v.data, (r1 - s) * cols * sizeof(float));
+        return scratch.get();
+    }
+    if (v.bcast == Bcast::None) return v.data + r0 * cols;
+    scratch = ScratchBuffer(n);
+    expand_rows(v, r0, r1, scratch.get());
+    return scratch.get();
+}
+
+// out = a op b over rows [r0, r1), with broadcast operands applied on the fly.
+void binary_rows(BinaryOp op, const Operand& a, const Operand& b, TileShape s, size_t r0, size_t r1, float* out) {
+    const size_t cols = static_cast<size_t>(s.cols) * kT, rows = r1 - r0;
+    if (!row_vector(b, s) && !col_vector(b, s) && !scalar_value(b) && commutative(op) &&
+        (row_vector(a, s) || col_vector(a, s) || scalar_value(a))) {
+        binary_rows(op, b, a, s, r0, r1, out);
+        return;
     }
     ScratchBuffer sa, sb;
-    simd::binary(to_simd(op), full(a, sa), full(b, sb), out, rows * cols);
-}
-
-// out = a + b * c
-void eval_multiply_add(const Operand& a, const Operand& b, const Operand& c, float* out) {
-    const TileShape s = a.view_shape;
-    const size_t rows = static_cast<size_t>(s.rows) * kT, cols = static_cast<size_t>(s.cols) * kT;
-    ScratchBuffer sa;
-    const float* ad = full(a, sa);
-    const Operand* x = &b;
-    const Operand* y = &c;
-    if (x->bcast == Bcast::Row) std::swap(x, y);
-    check_live(*x);
-    check_live(*y);
-    if (x->bcast == Bcast::None && y->bcast == Bcast::Row && y->shape.rows == 1 && y->shape.cols == s.cols) {
-        if (x->shift) {
-            const size_t top = static_cast<size_t>(x->shift);
-            simd::multiply_add_per_col(ad, x->prev->data + (rows - top) * cols, y->data, out, top, cols);
-            simd::multiply_add_per_col(ad + top * cols, x->data, y->data, out + top * cols, rows - top, cols);
-        } else {
-            simd::multiply_add_per_col(ad, x->data, y->data, out, rows, cols);
-        }
-        return;
+    const float* x = strip(a, r0, r1, sa);
+    if (row_vector(b, s)) {
+        check_live(b);
+        simd::binary_per_col(to_simd(op), x, b.data, out, rows, cols);
+    } else if (col_vector(b, s)) {
+        check_live(b);
+        ScratchBuffer per_row(rows);
+        for (size_t r = 0; r < rows; ++r) per_row.get()[r] = b.data[(r0 + r) * kT];
+        simd::binary_per_row(to_simd(op), x, per_row.get(), out, rows, cols);
+    } else if (scalar_value(b)) {
+        check_live(b);
+        simd::binary_scalar(to_simd(op), x, b.data[0], out, rows * cols, false);
+    } else {
+        simd::binary(to_simd(op), x, strip(b, r0, r1, sb), out, rows * cols);
     }
-    ScratchBuffer sb, sc;
-    simd::multiply_add(ad, full(b, sb), full(c, sc), out, rows * cols);
-}
-
-BlockExpr make_binary(BinaryOp op, const BlockExpr& a, const BlockExpr& b) {
-    task_for_math();
-    if (a.shape() != b.shape())
-        shape_error(fmt::format("'{}' of blocks of {}x{} and {}x{} tiles: shapes must match; use "
-                                "ttl::math::broadcast to widen a reduced block",
-                                binary_name(op), a.shape().rows, a.shape().cols, b.shape().rows, b.shape().cols));
-    // x * broadcast(col vector) * broadcast(row vector) (RMSNorm) in one pass.
-    if (op == BinaryOp::Mul && a.kind() == ExprKind::Binary && a.binary_op() == BinaryOp::Mul) {
-        auto per_row = [&](const Operand& v) { return v.bcast == Bcast::Col && v.shape.cols == 1 && v.shape.rows == a.shape().rows; };
-        auto per_col = [&](const Operand& v) { return v.bcast == Bcast::Row && v.shape.rows == 1 && v.shape.cols == a.shape().cols; };
-        auto plain = [](const Operand& v) { return v.bcast == Bcast::None && v.shift == 0; };
-        const Operand bo = operand_of(b);
-        if (per_col(bo) && plain(a.lhs()) && per_row(a.rhs())) return BlockExpr::scale_rows_cols(a.lhs(), a.rhs(), bo);
-        if (per_col(bo) && plain(a.rhs()) && per_row(a.lhs())) return BlockExpr::scale_rows_cols(a.rhs(), a.lhs(), bo);
-    }
-    // a + b * c in one pass: keep the pending product's operands.
-    if (op == BinaryOp::Add && b.kind() == ExprKind::Binary && b.binary_op() == BinaryOp::Mul)
-        return BlockExpr::multiply_add(operand_of(a), b.lhs(), b.rhs());
-    if (op == BinaryOp::Add && a.kind() == ExprKind::Binary && a.binary_op() == BinaryOp::Mul)
-        return BlockExpr::multiply_add(operand_of(b), a.lhs(), a.rhs());
-    return BlockExpr::binary(op, operand_of(a), operand_of(b));
-}
-
-BlockExpr make_scalar(BinaryOp op, const BlockExpr& a, float s, bool scalar_first) {
-    task_for_math();
-    return BlockExpr::scalar(op, operand_of(a), s, scalar_first);
-}
-
-BlockExpr make_unary(UnaryOp op, const BlockExpr& a, float lo = 0, float hi = 0) {
-    task_for_math();
-    return BlockExpr::unary(op, operand_of(a), lo, hi);
 }
 
 }  // namespace
+
+void detail::ExprNode::evaluate_rows(size_t r0, size_t r1, float* out) const {
+    const size_t cols = this->cols(), n = (r1 - r0) * cols;
+    if (memo) {
+        std::memcpy(out, memo->get() + r0 * cols, n * sizeof(float));
+        return;
+    }
+    ScratchBuffer s1, s2, s3;
+    switch (kind) {
+        case ExprKind::Value: {
+            const float* x = strip(a, r0, r1, s1);
+            if (x != out) std::memcpy(out, x, n * sizeof(float));
+            return;
+        }
+        case ExprKind::Binary: binary_rows(bop, a, b, shape, r0, r1, out); return;
+        case ExprKind::Scalar:
+            simd::binary_scalar(to_simd(bop), strip(a, r0, r1, s1), scalar, out, n, scalar_first);
+            return;
+        case ExprKind::Unary:
+            simd::unary(static_cast<simd::Unary>(uop), strip(a, r0, r1, s1), out, n, lo, hi);
+            return;
+        case ExprKind::MultiplyAdd: {  // a + b * c
+            const float* x = strip(a, r0, r1, s1);
+            const Operand* p = &b;
+            const Operand* q = &c;
+            if (row_vector(*p, shape)) std::swap(p, q);
+            if (row_vector(*q, shape)) {
+                check_live(*q);
+                simd::multiply_add_per_col(x, strip(*p, r0, r1, s2), q->data, out, r1 - r0, cols);
+            } else {
+                simd::multiply_add(x, strip(*p, r0, r1, s2), strip(*q, r0, r1, s3), out, n);
+            }
+            return;
+        }
+        case ExprKind::ScaleRowsCols: {  // a * column vector b * row vector c
+            check_live(b);
+            check_live(c);
+            ScratchBuffer per_row(r1 - r0);
+            for (size_t r = r0; r < r1; ++r) per_row.get()[r - r0] = b.data[r * kT];
+            simd::scale_rows_cols(strip(a, r0, r1, s1), per_row.get(), c.data, out, r1 - r0, cols);
+            return;
+        }
+        case ExprKind::Matmul: {  // rows r0..r1 of a @ b
+            check_live(a);
+            check_live(b);
+            const size_t k = static_cast<size_t>(a.shape.cols) * kT;
+            simd::matmul(a.data + r0 * k, k, b.data, cols, out, cols, r1 - r0, cols, k, false);
+            return;
+        }
+    }
+}
+
+BlockExpr::BlockExpr(std::shared_ptr<detail::ExprNode> node) : node_(std::move(node)), shape_(node_->shape) {}
 
 BlockExpr::BlockExpr(const Block& block) {
     Task* t = task_for_math();
@@ -312,145 +333,134 @@ BlockExpr::BlockExpr(const Block& block) {
         s.ever_read = true;
         s.state = BlockState::ReadWrite;
     }
-    shape_ = block.shape();
-    a_.shape = a_.view_shape = shape_;
+    auto node = std::make_shared<ExprNode>();
+    node->shape = block.shape();
+    node->a.shape = node->a.view_shape = node->shape;
     if (block.dtype() == DType::F32) {
-        a_.data = static_cast<const float*>(block.data());
+        node->a.data = static_cast<const float*>(block.data());
         if (d.node->op->validating()) {
-            a_.view_of = &d;
-            a_.view_slot = block.slot();
-            a_.view_generation = d.slots[static_cast<size_t>(block.slot())].generation;
+            node->a.view_of = &d;
+            node->a.view_slot = block.slot();
+            node->a.view_generation = d.slots[static_cast<size_t>(block.slot())].generation;
         }
     } else {
-        ScratchBuffer buf(elems(shape_));
-        simd::bf16_to_f32(static_cast<const uint16_t*>(block.data()), buf.get(), elems(shape_));
-        a_ = own(std::move(buf), shape_);
+        ScratchBuffer buf(elems(node->shape));
+        simd::bf16_to_f32(static_cast<const uint16_t*>(block.data()), buf.get(), elems(node->shape));
+        node->a = own(std::move(buf), node->shape);
     }
+    node_ = std::move(node);
+    shape_ = node_->shape;
 }
 
+bool BlockExpr::is_matmul() const { return node_->kind == ExprKind::Matmul; }
+ExprKind BlockExpr::kind() const { return node_->kind; }
+BinaryOp BlockExpr::binary_op() const { return node_->bop; }
+const Operand& BlockExpr::lhs() const { return node_->a; }
+const Operand& BlockExpr::rhs() const { return node_->b; }
+
+namespace {
+std::shared_ptr<ExprNode> node_of(ExprKind kind, TileShape shape) {
+    auto n = std::make_shared<ExprNode>();
+    n->kind = kind;
+    n->shape = shape;
+    return n;
+}
+}  // namespace
+
 BlockExpr BlockExpr::value(Operand v) {
-    BlockExpr e;
-    e.shape_ = v.view_shape;
-    e.a_ = std::move(v);
-    return e;
+    auto n = node_of(ExprKind::Value, v.view_shape);
+    n->a = std::move(v);
+    return BlockExpr(std::move(n));
 }
 
 BlockExpr BlockExpr::binary(BinaryOp op, Operand a, Operand b) {
-    BlockExpr e;
-    e.kind_ = ExprKind::Binary;
-    e.binary_ = op;
-    e.shape_ = a.view_shape;
-    e.a_ = std::move(a);
-    e.b_ = std::move(b);
-    return e;
+    auto n = node_of(ExprKind::Binary, a.view_shape);
+    n->bop = op;
+    n->a = std::move(a);
+    n->b = std::move(b);
+    return BlockExpr(std::move(n));
 }
 
 BlockExpr BlockExpr::scalar(BinaryOp op, Operand a, float s, bool scalar_first) {
-    BlockExpr e;
-    e.kind_ = ExprKind::Scalar;
-    e.binary_ = op;
-    e.scalar_ = s;
-    e.scalar_first_ = scalar_first;
-    e.shape_ = a.view_shape;
-    e.a_ = std::move(a);
-    return e;
+    auto n = node_of(ExprKind::Scalar, a.view_shape);
+    n->bop = op;
+    n->scalar = s;
+    n->scalar_first = scalar_first;
+    n->a = std::move(a);
+    return BlockExpr(std::move(n));
 }
 
 BlockExpr BlockExpr::unary(UnaryOp op, Operand a, float lo, float hi) {
-    BlockExpr e;
-    e.kind_ = ExprKind::Unary;
-    e.unary_ = op;
-    e.lo_ = lo;
-    e.hi_ = hi;
-    e.shape_ = a.view_shape;
-    e.a_ = std::move(a);
-    return e;
+    auto n = node_of(ExprKind::Unary, a.view_shape);
+    n->uop = op;
+    n->lo = lo;
+    n->hi = hi;
+    n->a = std::move(a);
+    return BlockExpr(std::move(n));
 }
 
 BlockExpr BlockExpr::multiply_add(Operand a, Operand b, Operand c) {
-    BlockExpr e;
-    e.kind_ = ExprKind::MultiplyAdd;
-    e.shape_ = a.view_shape;
-    e.a_ = std::move(a);
-    e.b_ = std::move(b);
-    e.c_ = std::move(c);
-    return e;
+    auto n = node_of(ExprKind::MultiplyAdd, a.view_shape);
+    n->a = std::move(a);
+    n->b = std::move(b);
+    n->c = std::move(c);
+    return BlockExpr(std::move(n));
 }
 
 BlockExpr BlockExpr::scale_rows_cols(Operand x, Operand per_row, Operand per_col) {
-    BlockExpr e;
-    e.kind_ = ExprKind::ScaleRowsCols;
-    e.shape_ = x.view_shape;
-    e.a_ = std::move(x);
-    e.b_ = std::move(per_row);
-    e.c_ = std::move(per_col);
-    return e;
+    auto n = node_of(ExprKind::ScaleRowsCols, x.view_shape);
+    n->a = std::move(x);
+    n->b = std::move(per_row);
+    n->c = std::move(per_col);
+    return BlockExpr(std::move(n));
 }
 
 BlockExpr BlockExpr::matmul(Operand a, Operand b) {
-    BlockExpr e;
-    e.kind_ = ExprKind::Matmul;
-    e.shape_ = {a.view_shape.rows, b.view_shape.cols};
-    e.a_ = std::move(a);
-    e.b_ = std::move(b);
-    return e;
+    auto n = node_of(ExprKind::Matmul, TileShape{a.view_shape.rows, b.view_shape.cols});
+    n->a = std::move(a);
+    n->b = std::move(b);
+    return BlockExpr(std::move(n));
 }
 
 void BlockExpr::evaluate_into(float* out) const {
-    const size_t n = elems(shape_);
-    if (memo_) {
-        std::memcpy(out, memo_->get(), n * sizeof(float));
+    const ExprNode& n = *node_;
+    const size_t rows = n.rows(), cols = n.cols(), step = strip_rows(cols);
+    if (n.memo) {
+        std::memcpy(out, n.memo->get(), rows * cols * sizeof(float));
         return;
     }
-    switch (kind_) {
-        case ExprKind::Value:
-            if (a_.bcast != Bcast::None)
-                expand(a_, out);
-            else if (a_.data != out)
-                std::memcpy(out, a_.data, n * sizeof(float));
-            return;
-        case ExprKind::Binary: eval_binary(binary_, a_, b_, out); return;
-        case ExprKind::MultiplyAdd: eval_multiply_add(a_, b_, c_, out); return;
-        case ExprKind::ScaleRowsCols: {
-            check_live(a_);
-            check_live(b_);
-            check_live(c_);
-            const size_t rows = static_cast<size_t>(shape_.rows) * kT, cols = static_cast<size_t>(shape_.cols) * kT;
-            std::vector<float> per_row(rows);
-            for (size_t r = 0; r < rows; ++r) per_row[r] = b_.data[r * kT];  // column 0 of each (R, 1) tile row
-            simd::scale_rows_cols(a_.data, per_row.data(), c_.data, out, rows, cols);
-            return;
-        }
-        case ExprKind::Scalar: {
-            ScratchBuffer s;
-            simd::binary_scalar(to_simd(binary_), full(a_, s), scalar_, out, n, scalar_first_);
-            return;
-        }
-        case ExprKind::Unary: {
-            ScratchBuffer s;
-            simd::unary(static_cast<simd::Unary>(unary_), full(a_, s), out, n, lo_, hi_);
-            return;
-        }
-        case ExprKind::Matmul: {
-            ScratchBuffer sa, sb;
-            const size_t m = static_cast<size_t>(a_.view_shape.rows) * kT, k = static_cast<size_t>(a_.view_shape.cols) * kT,
-                         nn = static_cast<size_t>(b_.view_shape.cols) * kT;
-            simd::matmul(full(a_, sa), k, full(b_, sb), nn, out, nn, m, nn, k, false);
-            return;
-        }
+    if (n.kind == ExprKind::Matmul) {  // one call: the micro-kernel blocks rows itself
+        n.evaluate_rows(0, rows, out);
+        return;
     }
+    for (size_t r = 0; r < rows; r += step) n.evaluate_rows(r, std::min(rows, r + step), out + r * cols);
 }
 
 Operand BlockExpr::materialize() const {
-    if (kind_ == ExprKind::Value) return a_;  // shares the data (a block view, or counted scratch)
-    if (!memo_) {
+    const ExprNode& n = *node_;
+    if (n.kind == ExprKind::Value && !n.a.pending) return n.a;  // data already (a block view, or scratch)
+    if (!n.memo) {
         ScratchBuffer buf(elems(shape_));
         evaluate_into(buf.get());
-        memo_ = std::make_shared<const ScratchBuffer>(std::move(buf));
+        n.memo = std::make_shared<const ScratchBuffer>(std::move(buf));
     }
     Operand o;
-    o.data = memo_->get();
-    o.owner = memo_;
+    o.data = n.memo->get();
+    o.owner = n.memo;
+    o.shape = o.view_shape = shape_;
+    return o;
+}
+
+Operand BlockExpr::as_operand() const {
+    const ExprNode& n = *node_;
+    switch (n.kind) {
+        case ExprKind::Value: return n.a;
+        case ExprKind::Matmul: return materialize();
+        default: break;
+    }
+    if (n.memo) return materialize();
+    Operand o;
+    o.pending = node_;
     o.shape = o.view_shape = shape_;
     return o;
 }
@@ -467,6 +477,53 @@ BlockExpr& BlockExpr::operator+=(const BlockExpr& other) {
     *this = value(own(std::move(mine), shape_));
     return *this;
 }
+
+namespace {
+
+BlockExpr make_binary(BinaryOp op, const BlockExpr& a, const BlockExpr& b) {
+    task_for_math();
+    if (a.shape() != b.shape())
+        shape_error(fmt::format("'{}' of blocks of {}x{} and {}x{} tiles: shapes must match; use "
+                                "ttl::math::broadcast to widen a reduced block",
+                                binary_name(op), a.shape().rows, a.shape().cols, b.shape().rows, b.shape().cols));
+    // x * broadcast(col vector) * broadcast(row vector) (RMSNorm) in one pass.
+    if (op == BinaryOp::Mul && a.kind() == ExprKind::Binary && a.binary_op() == BinaryOp::Mul) {
+        const Operand bo = b.as_operand();
+        const TileShape s = a.shape();
+        if (row_vector(bo, s) && plain(a.lhs()) && col_vector(a.rhs(), s)) return BlockExpr::scale_rows_cols(a.lhs(), a.rhs(), bo);
+        if (row_vector(bo, s) && plain(a.rhs()) && col_vector(a.lhs(), s)) return BlockExpr::scale_rows_cols(a.rhs(), a.lhs(), bo);
+    }
+    // a + b * c in one pass: keep the pending product's operands.
+    if (op == BinaryOp::Add && b.kind() == ExprKind::Binary && b.binary_op() == BinaryOp::Mul)
+        return BlockExpr::multiply_add(a.as_operand(), b.lhs(), b.rhs());
+    if (op == BinaryOp::Add && a.kind() == ExprKind::Binary && a.binary_op() == BinaryOp::Mul)
+        return BlockExpr::multiply_add(b.as_operand(), a.lhs(), a.rhs());
+    return BlockExpr::binary(op, a.as_operand(), b.as_operand());
+}
+
+BlockExpr make_scalar(BinaryOp op, const BlockExpr& a, float s, bool scalar_first) {
+    task_for_math();
+    return BlockExpr::scalar(op, a.as_operand(), s, scalar_first);
+}
+
+BlockExpr make_unary(UnaryOp op, const BlockExpr& a, float lo = 0, float hi = 0) {
+    task_for_math();
+    return BlockExpr::unary(op, a.as_operand(), lo, hi);
+}
+
+// A plain (not broadcast, not shifted, not pending) operand.
+Operand flat(const BlockExpr& e) {
+    Operand o = e.materialize();
+    if (plain(o)) return o;
+    ScratchBuffer buf(elems(o.view_shape));
+    const size_t rows = static_cast<size_t>(o.view_shape.rows) * kT, cols = static_cast<size_t>(o.view_shape.cols) * kT;
+    ScratchBuffer tmp;
+    const float* p = strip(o, 0, rows, tmp);
+    std::memcpy(buf.get(), p, rows * cols * sizeof(float));
+    return own(std::move(buf), o.view_shape);
+}
+
+}  // namespace
 
 BlockExpr operator+(const BlockExpr& a, const BlockExpr& b) { return make_binary(BinaryOp::Add, a, b); }
 BlockExpr operator-(const BlockExpr& a, const BlockExpr& b) { return make_binary(BinaryOp::Sub, a, b); }
@@ -510,13 +567,6 @@ BlockExpr row_shift(const BlockExpr& prev, const BlockExpr& cur, int rows) {
         shape_error(fmt::format("row_shift of {}x{} tiles with a previous block of {}x{} tiles: shapes must match", s.rows,
                                 s.cols, prev.shape().rows, prev.shape().cols));
     if (rows < 0 || rows > total) shape_error(fmt::format("row_shift by {} rows of a block of {} rows", rows, total));
-    auto flat = [](const BlockExpr& e) {  // a plain (not broadcast, not shifted) operand
-        Operand o = e.materialize();
-        if (o.bcast == Bcast::None && o.shift == 0) return o;
-        ScratchBuffer buf(elems(o.view_shape));
-        expand(o, buf.get());
-        return own(std::move(buf), o.view_shape);
-    };
     Operand c = flat(cur);
     if (rows == 0) return BlockExpr::value(std::move(c));
     c.shift = rows;
@@ -529,46 +579,44 @@ namespace {
 BlockExpr reduce(const BlockExpr& x, ReduceDim dim, bool is_max, float scale) {
     task_for_math();
     const TileShape s = x.shape();
-    auto plain = [](const Operand& v) { return v.bcast == Bcast::None && v.shift == 0; };
-    if (dim == ReduceDim::Row && !is_max && x.kind() == ExprKind::Binary && x.binary_op() == BinaryOp::Mul &&
-        plain(x.lhs()) && plain(x.rhs())) {  // sum of a product: one pass, nothing materialised
-        check_live(x.lhs());
-        check_live(x.rhs());
-        const size_t rows = static_cast<size_t>(s.rows) * kT, cols = static_cast<size_t>(s.cols) * kT;
-        std::vector<float> r(rows);
-        simd::row_dot(x.lhs().data, x.rhs().data, cols, rows, cols, r.data());
-        const TileShape os{s.rows, 1};
-        ScratchBuffer out(elems(os));
-        const float filler = validating() ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
-        std::fill(out.get(), out.get() + elems(os), filler);
-        for (size_t i = 0; i < rows; ++i) out.get()[i * kT] = r[i] * scale;
-        return BlockExpr::value(own(std::move(out), os));
-    }
-    Operand in = x.materialize();
-    ScratchBuffer sf;
-    const float* src = full(in, sf);
     const size_t rows = static_cast<size_t>(s.rows) * kT, cols = static_cast<size_t>(s.cols) * kT;
-    TileShape os = dim == ReduceDim::Row ? TileShape{s.rows, 1} : dim == ReduceDim::Col ? TileShape{1, s.cols} : TileShape{1, 1};
+    const TileShape os = dim == ReduceDim::Row ? TileShape{s.rows, 1} : dim == ReduceDim::Col ? TileShape{1, s.cols} : TileShape{1, 1};
     ScratchBuffer out(elems(os));
     // Only the positions the chip writes are meaningful; the rest is garbage there, NaN in
     // validate mode (so a missing broadcast shows), zero in fast mode.
     const float filler = validating() ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
     std::fill(out.get(), out.get() + elems(os), filler);
     const size_t ocols = static_cast<size_t>(os.cols) * kT;
+    ScratchBuffer row_values(rows);
+    float* r = row_values.get();
+    if (dim != ReduceDim::Col) {
+        // Row sums strip by strip: the input expression is never written out whole.
+        const bool dot = !is_max && x.kind() == ExprKind::Binary && x.binary_op() == BinaryOp::Mul &&
+                         x.lhs().bcast == Bcast::None && x.rhs().bcast == Bcast::None;
+        const Operand in = x.as_operand();
+        const size_t step = strip_rows(cols);
+        for (size_t r0 = 0; r0 < rows; r0 += step) {
+            const size_t r1 = std::min(rows, r0 + step);
+            ScratchBuffer s1, s2;
+            if (dot)  // sum of a product: a row dot, the product never stored
+                simd::row_dot(strip(x.lhs(), r0, r1, s1), strip(x.rhs(), r0, r1, s2), cols, r1 - r0, cols, r + r0);
+            else
+                simd::row_reduce(is_max, strip(in, r0, r1, s1), cols, r1 - r0, cols, r + r0);
+        }
+    }
     if (dim == ReduceDim::Row) {
-        std::vector<float> r(rows);
-        simd::row_reduce(is_max, src, cols, rows, cols, r.data());
         for (size_t i = 0; i < rows; ++i) out.get()[i * ocols] = r[i] * scale;
     } else if (dim == ReduceDim::Col) {
+        const Operand in = x.materialize();
+        ScratchBuffer sf;
+        const float* src = strip(in, 0, rows, sf);
         std::vector<float> acc(src, src + cols);
         for (size_t i = 1; i < rows; ++i)
             simd::binary(is_max ? simd::Binary::Max : simd::Binary::Add, acc.data(), src + i * cols, acc.data(), cols);
         for (size_t c = 0; c < cols; ++c) out.get()[c] = acc[c] * scale;
     } else {
-        std::vector<float> r(rows);
-        simd::row_reduce(is_max, src, cols, rows, cols, r.data());
         float total = is_max ? -INFINITY : 0.0f;
-        for (float v : r) total = is_max ? std::max(total, v) : total + v;
+        for (size_t i = 0; i < rows; ++i) total = is_max ? std::max(total, r[i]) : total + r[i];
         out.get()[0] = total * scale;
     }
     return BlockExpr::value(own(std::move(out), os));
@@ -577,7 +625,7 @@ BlockExpr reduce(const BlockExpr& x, ReduceDim dim, bool is_max, float scale) {
 float scaler_value(const BlockExpr& scaler) {
     Operand s = scaler.materialize();
     ScratchBuffer sf;
-    return full(s, sf)[0];
+    return strip(s, 0, 1, sf)[0];
 }
 
 }  // namespace
@@ -598,12 +646,7 @@ BlockExpr broadcast(const BlockExpr& x, BcastDim dim, TileShape shape) {
     if (!rows_ok || !cols_ok)
         shape_error(fmt::format("broadcast of a {}x{}-tile block to {}x{} tiles: each dimension must be 1 or equal",
                                 s.rows, s.cols, shape.rows, shape.cols));
-    Operand o = x.materialize();
-    if (o.bcast != Bcast::None) {  // broadcast of a broadcast: expand the inner one first
-        ScratchBuffer buf(elems(o.view_shape));
-        expand(o, buf.get());
-        o = own(std::move(buf), o.view_shape);
-    }
+    Operand o = flat(x);
     o.bcast = dim == BcastDim::Row ? Bcast::Row : dim == BcastDim::Col ? Bcast::Col : Bcast::Scalar;
     o.view_shape = shape;
     return BlockExpr::value(std::move(o));
@@ -612,13 +655,12 @@ BlockExpr broadcast(const BlockExpr& x, BcastDim dim, TileShape shape) {
 BlockExpr transpose(const BlockExpr& x) {
     task_for_math();
     const TileShape s = x.shape();
-    Operand in = x.materialize();
-    ScratchBuffer sf;
-    const float* src = full(in, sf);
+    const Operand in = flat(x);
     const size_t rows = static_cast<size_t>(s.rows) * kT, cols = static_cast<size_t>(s.cols) * kT;
+    check_live(in);
     ScratchBuffer out(rows * cols);
     for (size_t r = 0; r < rows; ++r)
-        for (size_t c = 0; c < cols; ++c) out.get()[c * rows + r] = src[r * cols + c];
+        for (size_t c = 0; c < cols; ++c) out.get()[c * rows + r] = in.data[r * cols + c];
     return BlockExpr::value(own(std::move(out), {s.cols, s.rows}));
 }
 
@@ -628,7 +670,7 @@ BlockExpr matmul(const BlockExpr& a, const BlockExpr& b) {
         shape_error(fmt::format("matmul of {}x{} and {}x{} tiles: inner dimensions differ", a.shape().rows, a.shape().cols,
                                 b.shape().rows, b.shape().cols));
     if (t) t->flops += 2.0 * a.shape().rows * a.shape().cols * b.shape().cols * kTileElems * kTileDim;
-    return BlockExpr::matmul(a.materialize(), b.materialize());
+    return BlockExpr::matmul(flat(a), flat(b));
 }
 
 BlockExpr fill(float value, TileShape shape) {

@@ -52,7 +52,11 @@ enum class BinaryOp : uint8_t { Add, Sub, Mul, Div, Max, Min };
 enum class UnaryOp : uint8_t { Neg, Abs, Exp, Log, Sqrt, Rsqrt, Recip, Square, Sigmoid, Silu, Relu, Tanh, Gelu, Clamp, Copy, Sign };
 enum class Bcast : uint8_t { None, Row, Col, Scalar };
 
-// A value: fp32 data of `shape` tiles (row-major over the block), or a broadcast view of one.
+struct ExprNode;
+
+// An operand of an expression: fp32 data of `shape` tiles (row-major over the block), a
+// broadcast view of one, a row shift of two, or an expression not evaluated yet (`pending`),
+// which the consumer evaluates a few rows at a time so intermediates stay in L1.
 struct DfbState;
 struct Operand {
     const float* data = nullptr;
@@ -68,6 +72,7 @@ struct Operand {
     // (rows - shift + i) of *prev. Evaluated on the fly by the kernels that understand it.
     int shift = 0;
     std::shared_ptr<const Operand> prev;
+    std::shared_ptr<const ExprNode> pending;
 };
 void check_live(const Operand& v);  // validate mode: the viewed block is still held
 }  // namespace detail
@@ -87,12 +92,15 @@ class BlockExpr {
 
     // Internal: evaluation.
     void evaluate_into(float* out) const;  // writes shape().tiles() * 1024 floats
-    bool is_matmul() const { return kind_ == detail::ExprKind::Matmul; }
-    detail::ExprKind kind() const { return kind_; }
-    detail::BinaryOp binary_op() const { return binary_; }
-    const detail::Operand& lhs() const { return a_; }
-    const detail::Operand& rhs() const { return b_; }
+    bool is_matmul() const;
+    detail::ExprKind kind() const;
+    detail::BinaryOp binary_op() const;
+    const detail::Operand& lhs() const;
+    const detail::Operand& rhs() const;
+    // The value as an operand: evaluated now (and remembered) unless it already is data.
     detail::Operand materialize() const;
+    // The value as an operand of another expression: elementwise expressions stay pending.
+    detail::Operand as_operand() const;
 
     static BlockExpr value(detail::Operand v);
     static BlockExpr binary(detail::BinaryOp op, detail::Operand a, detail::Operand b);
@@ -104,14 +112,9 @@ class BlockExpr {
     static BlockExpr scale_rows_cols(detail::Operand x, detail::Operand per_row, detail::Operand per_col);
 
    private:
-    BlockExpr() = default;
-    detail::ExprKind kind_ = detail::ExprKind::Value;
-    mutable std::shared_ptr<const detail::ScratchBuffer> memo_;  // materialised once, reused
-    detail::Operand a_, b_, c_;
-    detail::BinaryOp binary_ = detail::BinaryOp::Add;
-    detail::UnaryOp unary_ = detail::UnaryOp::Neg;
-    float scalar_ = 0, lo_ = 0, hi_ = 0;
-    bool scalar_first_ = false;
+    explicit BlockExpr(std::shared_ptr<detail::ExprNode> node);
+    // Shared by copies, so a value evaluated once (its memo) serves every expression using it.
+    std::shared_ptr<detail::ExprNode> node_;
     TileShape shape_;
 };
 
