@@ -24,19 +24,9 @@ PairKernel parse_pair_kernel(const std::string& name) {
     throw std::invalid_argument(fmt::format("--pair-kernel: expected simd or ttl, got '{}'", name));
 }
 
-std::string to_string(KSpace kspace) {
-    switch (kspace) {
-        case KSpace::none: return "none";
-        case KSpace::ewald: return "ewald";
-        default: return "pme";
-    }
-}
-
 namespace {
+
 bool finite(const Vec3& v) { return std::isfinite(v.x) && std::isfinite(v.y) && std::isfinite(v.z); }
-}  // namespace
-
-namespace {
 
 const ForceFieldOptions& checked(const ForceFieldOptions& o) {
     if (!(o.cutoff > 0 && std::isfinite(o.cutoff)))

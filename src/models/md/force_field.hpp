@@ -37,7 +37,6 @@ enum class KSpace {
     pme,    // smooth particle-mesh Ewald: the fast path
 };
 KSpace parse_kspace(const std::string& name);  // "none", "ewald", "pme"
-std::string to_string(KSpace kspace);
 
 struct ForceFieldOptions {
     double cutoff = 3.0;
@@ -72,10 +71,7 @@ class ForceField {
     // more than half the skin. Throws on overlapping atoms or non-finite results, naming the atoms.
     ForceResult compute(const System& system, std::span<Vec3> forces);
 
-    const ForceFieldOptions& options() const { return options_; }
     const NeighborList& neighbor_list() const { return list_; }
-    const Ewald* ewald() const { return ewald_ ? &*ewald_ : nullptr; }
-    const Pme* pme() const { return pme_.get(); }
     std::string describe() const;  // one line: cutoff, skin, k-space method and its resolution
 
    private:

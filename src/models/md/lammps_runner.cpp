@@ -79,6 +79,11 @@ int spawn(const std::vector<std::string>& argv, const std::string& dir, const st
 
 std::string number(double v) { return fmt::format("{:.17g}", v); }
 
+std::string lammps_template_dir() {
+    if (const char* env = std::getenv("TTLM_MD_LAMMPS_DIR"); env && *env) return env;
+    return TTLM_MD_LAMMPS_DIR;
+}
+
 }  // namespace
 
 std::optional<std::string> find_lammps() {
@@ -87,11 +92,6 @@ std::optional<std::string> find_lammps() {
         return std::nullopt;
     }
     return find_on_path("lmp");
-}
-
-std::string lammps_template_dir() {
-    if (const char* env = std::getenv("TTLM_MD_LAMMPS_DIR"); env && *env) return env;
-    return TTLM_MD_LAMMPS_DIR;
 }
 
 LammpsResult run_lammps(const std::string& input, const std::map<std::string, std::string>& variables,

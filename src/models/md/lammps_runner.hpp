@@ -18,8 +18,6 @@ namespace ttlm::md {
 
 // The lmp executable: $TTLM_LMP if set, else `lmp` on PATH; nullopt if there is none.
 std::optional<std::string> find_lammps();
-// The directory of the input templates: $TTLM_MD_LAMMPS_DIR if set, else the source tree's.
-std::string lammps_template_dir();
 
 struct LammpsResult {
     std::string log;        // the log file's text
@@ -27,8 +25,9 @@ struct LammpsResult {
     int64_t loop_steps = 0;
 };
 
-// Runs `lmp -in <template_dir>/<input> -var k v ...` in `work_dir` on `procs` MPI ranks (mpirun when
-// more than one). Throws with the log's tail when LAMMPS fails.
+// Runs `lmp -in <templates>/<input> -var k v ...` in `work_dir` on `procs` MPI ranks (mpirun when more
+// than one); the templates are $TTLM_MD_LAMMPS_DIR if set, else the source tree's scripts/reference/md.
+// Throws with the log's tail when LAMMPS fails.
 LammpsResult run_lammps(const std::string& input, const std::map<std::string, std::string>& variables,
                         const std::string& work_dir, int procs = 1);
 

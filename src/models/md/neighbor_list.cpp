@@ -71,12 +71,6 @@ NeighborList::NeighborList(double cutoff, double skin) : cutoff_(cutoff), skin_(
         throw std::invalid_argument(fmt::format("neighbor list: skin must be >= 0 (got {})", skin));
 }
 
-int64_t NeighborList::pair_slots() const {
-    int64_t total = 0;
-    for (const BlockRef& r : blocks_) total += int64_t{r.slots} * kBlockAtoms;
-    return total;
-}
-
 NeighborList::ClosestPair NeighborList::build(const Box& box, std::span<const Vec3> positions) {
     const int64_t n = static_cast<int64_t>(positions.size());
     if (n >= std::numeric_limits<int32_t>::max() - kBlockAtoms)

@@ -53,8 +53,6 @@ class NeighborList {
         const BlockRef& r = blocks_[b];
         return {thread_storage_[r.thread].data() + r.offset, r.slots};
     }
-    // Sum over blocks of slots * kBlockAtoms: the pair slots the kernel evaluates.
-    int64_t pair_slots() const;
 
    private:
     struct BlockRef {

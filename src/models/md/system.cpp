@@ -35,12 +35,6 @@ double System::kinetic_energy() const {
     return ke;
 }
 
-double System::total_charge() const {
-    double q = 0;
-    for (double c : charges) q += c;
-    return q;
-}
-
 namespace {
 bool finite(const Vec3& v) { return std::isfinite(v.x) && std::isfinite(v.y) && std::isfinite(v.z); }
 }  // namespace

@@ -81,7 +81,6 @@ struct System {
     int64_t size() const { return static_cast<int64_t>(ids.size()); }
     double mass(int64_t atom) const { return atom_types[types[atom]].mass; }
     double kinetic_energy() const;
-    double total_charge() const;
     // Throws std::invalid_argument naming the first inconsistency (sizes, indices, non-finite or
     // non-positive values, duplicate ids) so a bad system never reaches the force field.
     void validate() const;
