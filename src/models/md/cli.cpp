@@ -1,6 +1,8 @@
 // `ttlm md` (generate, forces, run; no verb: the micelle demo) and `ttlm bench md`.
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
