@@ -135,8 +135,8 @@ TEST(EngramGolden, Bf16FusedWithinTheSeedsBound) {
 namespace {
 
 TEST(EngramLong, FusedMatchesUnfusedAcrossNodesAndPipes) {
-    // 19 tile rows per sequence: the conv kernel splits each sequence over 4 nodes joined by
-    // boundary pipes (single-tile goldens do not reach that path).
+    // 19 tile rows per sequence, split over 4 conv nodes joined by boundary pipes (single-tile
+    // goldens do not reach that path).
     EngramConfig c;
     c.engram_vocab_size = {300, 400};
     c.n_embed_per_ngram = 32;
@@ -155,7 +155,9 @@ TEST(EngramLong, FusedMatchesUnfusedAcrossNodesAndPipes) {
     ttl::ExecOptions saved = ttl::default_options();
     for (auto mode : {ttl::Mode::Fast, ttl::Mode::Validate}) {
         ttl::default_options().mode = mode;
-        EngramStages got = model.forward(ids, hidden);
+        ForwardOptions fused;
+        fused.conv_nodes_per_sequence = 4;
+        EngramStages got = model.forward(ids, hidden, fused);
         double worst = 0, scale = 0;
         for (int64_t i = 0; i < want.output.numel(); ++i) {
             worst = std::max(worst, double(std::abs(got.output.data<float>()[i] - want.output.data<float>()[i])));

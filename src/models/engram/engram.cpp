@@ -337,6 +337,7 @@ void Engram::forward_fused(const Tensor& hidden, EngramStages& s, StageTimes& t,
     ci.norm_size = static_cast<int>(H);
     ci.dilation = config_.max_ngram_size;
     ci.eps = kConvNormEps;
+    ci.nodes_per_sequence = o.conv_nodes_per_sequence;
     Tensor output = Tensor::empty({N, hc * Hp}, dt);
     Tensor conv = o.keep_stages ? Tensor::empty({N, hc * Hp}, dt) : Tensor();
     conv_kernel(ci, output, o.keep_stages ? &conv : nullptr, exec);

@@ -76,6 +76,7 @@ struct ForwardOptions {
     bool fused = true;
     ttl::DType dtype = ttl::DType::F32;  // bf16: fused path only (buffers and outputs in bf16)
     bool keep_stages = true;             // value, gates and conv are extra outputs of the fused path
+    int conv_nodes_per_sequence = 0;     // 0: the conv kernel's default split
     StageTimes* times = nullptr;
 };
 

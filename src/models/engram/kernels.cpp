@@ -151,9 +151,11 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     const TileShape chunk{1, cw};
     const int seq_tiles = in.seq_tiles;
     const int workers = std::max(1, ttlm::runtime::num_threads());
-    // Nodes per sequence: enough to share the work, few enough that the boundary each node computes
-    // twice (its last tile row, normalised for the next node) stays a small part of its range.
-    const int per_seq = std::max(1, std::min(seq_tiles / 4, 4 * workers / std::max(1, in.batch)));
+    // Nodes per sequence: by default enough for every worker to have a node, each with at least 4
+    // tile rows so the tile row a node normalises twice (its first) stays a small part of its work.
+    const int per_seq = in.nodes_per_sequence > 0
+                            ? std::min(in.nodes_per_sequence, seq_tiles)
+                            : std::max(1, std::min(seq_tiles / 4, workers / std::max(1, in.batch)));
     const float inv_h = 1.0f / static_cast<float>(in.norm_size > 0 ? in.norm_size : H), eps = in.eps;
     auto cols = [&](int h, int c) { return slice(int64_t(h) * ht + int64_t(c) * cw, int64_t(h) * ht + int64_t(c + 1) * cw); };
     // This node's tile rows of its sequence: [r0, r1), as global tile-row indices.

@@ -36,6 +36,7 @@ struct ConvInputs {
     int norm_size = 0;                 // the model's H (0: hidden_size)
     int dilation = 3;
     float eps = 1e-5f;
+    int nodes_per_sequence = 0;        // 0: one per worker (a cross-worker boundary costs more than it shares)
 };
 
 // output = gated + SiLU(causal depthwise conv(RMSNorm(gated))), per branch. Nodes (x, b) split
