@@ -138,6 +138,19 @@ void note_writes(OperationState& op, Task& t, const TensorSlice& s, std::source_
         }
 }
 
+// Validate mode: the data moves when the transfer is waited, so a block touched before that is
+// caught by its state.
+Transfer deferred(TransferState::Kind kind, Task& t, const Block& b, std::source_location loc, std::function<void()> move) {
+    auto* st = new TransferState;
+    st->kind = kind;
+    st->owner = &t;
+    st->dfb = b.dfb();
+    st->slot = b.slot();
+    st->where = loc;
+    st->complete = std::move(move);
+    return Transfer(st);
+}
+
 }  // namespace
 
 Transfer::Transfer(Transfer&& o) noexcept : state_(o.state_) { o.state_ = nullptr; }
@@ -222,18 +235,12 @@ Transfer copy(const TensorSlice& src, Block& dst, std::source_location loc) {
                               : std::string()));
     s.state = BlockState::CopyWriting;
     s.copy_at = loc;
-    auto* st = new TransferState;
-    st->kind = TransferState::Kind::TensorToBlock;
-    st->owner = &t;
-    st->dfb = dst.dfb();
-    st->slot = dst.slot();
-    st->where = loc;
     TensorSlice slice = src;
     void* data = dst.data();
     DType dt = dst.dtype();
     TileShape shape = dst.shape();
-    st->complete = [slice, data, dt, shape] { read_tiles(slice, data, dt, shape); };
-    return Transfer(st);
+    return deferred(TransferState::Kind::TensorToBlock, t, dst, loc,
+                    [slice, data, dt, shape] { read_tiles(slice, data, dt, shape); });
 }
 
 Transfer copy(const Block& src, const TensorSlice& dst, std::source_location loc) {
@@ -259,18 +266,12 @@ Transfer copy(const Block& src, const TensorSlice& dst, std::source_location loc
     s.pending_reads++;
     s.ever_read = true;
     s.copy_at = loc;
-    auto* st = new TransferState;
-    st->kind = TransferState::Kind::BlockToTensor;
-    st->owner = &t;
-    st->dfb = src.dfb();
-    st->slot = src.slot();
-    st->where = loc;
     TensorSlice slice = dst;
     const void* data = src.data();
     DType dt = src.dtype();
     TileShape shape = src.shape();
-    st->complete = [slice, data, dt, shape] { write_tiles(data, dt, shape, slice); };
-    return Transfer(st);
+    return deferred(TransferState::Kind::BlockToTensor, t, src, loc,
+                    [slice, data, dt, shape] { write_tiles(data, dt, shape, slice); });
 }
 
 namespace {
