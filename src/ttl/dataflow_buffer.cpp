@@ -61,6 +61,24 @@ std::string ring_state(const DfbState& d) {
     return fmt::format("{} of {} blocks filled, {} reserved", d.visible, d.capacity, d.reserved);
 }
 
+std::string describe_reserve(const void* p) {
+    auto& q = *static_cast<const DfbState*>(p);
+    return fmt::format("reserve() on '{}' ({}): waiting for the consumer to pop a block", q.spec->name, ring_state(q));
+}
+
+std::string describe_wait(const void* p) {
+    const DfbState& d = *static_cast<const DfbState*>(p);
+    const NodeState& n = *d.node;
+    std::string producer;
+    if (d.producer < 0)
+        producer = " — but no kernel of this node has reserved a block of it";
+    else if (n.tasks[d.producer].finished)
+        producer = fmt::format(" — but its producer, the {} kernel, has finished",
+                               kernel_name(static_cast<KernelKind>(d.producer)));
+    return fmt::format("wait() on '{}' ({}): waiting for the producer to push a block{}", d.spec->name, ring_state(d),
+                       producer);
+}
+
 void check_single_role(DfbState& d, Task& t, bool producer, std::source_location loc) {
     int& role = producer ? d.producer : d.consumer;
     int kind = static_cast<int>(t.kind);
@@ -89,6 +107,14 @@ void poison(DfbState& d, int slot) {
 }  // namespace
 
 Block DataflowBuffer::reserve_slow(std::source_location loc) {
+    if (DfbState* f = fast_ring(); f && f->reserved == 0) {  // fast mode, ring full: wait for a pop
+        ++f->reserve_stalls;
+        suspend_until([](const void* p) { return static_cast<const DfbState*>(p)->free_blocks() > 0; }, describe_reserve,
+                      f, loc);
+        int slot = f->head + f->visible;
+        f->reserved = 1;
+        return Block(f, slot >= f->capacity ? slot - f->capacity : slot, true, loc);
+    }
     DfbState& d = state();
     Task& t = *current_task();
     t.last_call = loc;
@@ -102,12 +128,7 @@ Block DataflowBuffer::reserve_slow(std::source_location loc) {
     }
     if (d.free_blocks() == 0) {
         ++d.reserve_stalls;
-        block_until([](const void* p) { return static_cast<const DfbState*>(p)->free_blocks() > 0; },
-                    [](const void* p) {
-                        auto& q = *static_cast<const DfbState*>(p);
-                        return fmt::format("reserve() on '{}' ({}): waiting for the consumer to pop a block",
-                                           q.spec->name, ring_state(q));
-                    },
+        block_until([](const void* p) { return static_cast<const DfbState*>(p)->free_blocks() > 0; }, describe_reserve,
                     &d, loc);
     }
     int slot = (d.head + d.visible) % d.capacity;
@@ -124,6 +145,12 @@ Block DataflowBuffer::reserve_slow(std::source_location loc) {
 }
 
 Block DataflowBuffer::wait_slow(std::source_location loc) {
+    if (DfbState* f = fast_ring(); f && f->waited == 0) {  // fast mode, ring empty: wait for a push
+        ++f->wait_stalls;
+        suspend_until([](const void* p) { return static_cast<const DfbState*>(p)->visible > 0; }, describe_wait, f, loc);
+        f->waited = 1;
+        return Block(f, f->head, false, loc);
+    }
     DfbState& d = state();
     Task& t = *current_task();
     t.last_call = loc;
@@ -140,18 +167,7 @@ Block DataflowBuffer::wait_slow(std::source_location loc) {
         block_until([](const void* p) {
             auto* q = static_cast<const DfbState*>(p);
             return q->visible - q->waited > 0;
-        }, [](const void* p) {
-            const DfbState& d = *static_cast<const DfbState*>(p);
-            const NodeState& n = *d.node;
-            std::string producer;
-            if (d.producer < 0)
-                producer = " — but no kernel of this node has reserved a block of it";
-            else if (n.tasks[d.producer].finished)
-                producer = fmt::format(" — but its producer, the {} kernel, has finished",
-                                       kernel_name(static_cast<KernelKind>(d.producer)));
-            return fmt::format("wait() on '{}' ({}): waiting for the producer to push a block{}", d.spec->name,
-                               ring_state(d), producer);
-        }, &d, loc);
+        }, describe_wait, &d, loc);
     }
     int slot = d.head;
     d.waited++;

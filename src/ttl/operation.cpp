@@ -295,7 +295,7 @@ Task* runnable_sibling(const Task& t) {
 void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where) {
     Task* t = t_current_task;
     t->blocked = {ready, describe, arg, where};
-    Task* next = t->node->op->validating() || t_active_nodes > 1 ? nullptr : runnable_sibling(*t);
+    Task* next = t_active_nodes > 1 || t_current_op->validating() ? nullptr : runnable_sibling(*t);
     t_switch_from = t;
     boost::context::fiber from;
     asan_leave(&t->asan_fake_stack, next);
