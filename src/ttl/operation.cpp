@@ -16,6 +16,7 @@
 #include "ttl/detail/state.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -79,9 +80,6 @@ std::string RunReport::to_string() const {
 
 namespace detail {
 
-thread_local Task* t_current_task = nullptr;
-thread_local const OperationState* t_current_op = nullptr;
-thread_local DfbState* t_current_dfbs = nullptr;
 
 namespace {
 
@@ -116,6 +114,10 @@ class StackPool {
             if (base == MAP_FAILED) throw std::bad_alloc();
             mprotect(base, page, PROT_NONE);  // guard page: a stack overflow faults instead of corrupting
         }
+#if defined(__SANITIZE_ADDRESS__)
+        // A reused stack may still carry the redzones of the fiber that ran on it before.
+        __asan_unpoison_memory_region(static_cast<char*>(base) + page, kStack);
+#endif
         boost::context::stack_context sc;
         sc.size = kStack;
         sc.sp = static_cast<char*>(base) + page + kStack;
@@ -144,10 +146,10 @@ struct PooledStack {
 };
 
 // Node memory (the node's "L1"), reused across nodes and launches on a thread.
-thread_local std::vector<std::unique_ptr<char[]>> t_node_memory;
+thread_local std::vector<NodeMemory> t_node_memory;
 thread_local std::vector<size_t> t_node_memory_size;
 
-std::unique_ptr<char[]> take_node_memory(size_t bytes) {
+NodeMemory take_node_memory(size_t bytes) {
     for (size_t i = 0; i < t_node_memory.size(); ++i)
         if (t_node_memory_size[i] >= bytes) {
             auto m = std::move(t_node_memory[i]);
@@ -155,10 +157,12 @@ std::unique_ptr<char[]> take_node_memory(size_t bytes) {
             t_node_memory_size.erase(t_node_memory_size.begin() + static_cast<long>(i));
             return m;
         }
-    return std::unique_ptr<char[]>(new (std::align_val_t(64)) char[std::max<size_t>(bytes, 64)]);
+    char* p = static_cast<char*>(std::aligned_alloc(64, (std::max<size_t>(bytes, 64) + 63) / 64 * 64));
+    if (!p) throw std::bad_alloc();
+    return NodeMemory(p);
 }
 
-void give_node_memory(std::unique_ptr<char[]> m, size_t bytes) {
+void give_node_memory(NodeMemory m, size_t bytes) {
     if (!m || t_node_memory.size() >= 8) return;
     t_node_memory.push_back(std::move(m));
     t_node_memory_size.push_back(bytes);
@@ -379,7 +383,7 @@ void admit(OperationState& op, NodeState& node, int worker) {
                                             asan_arrive(nullptr, t_switch_from == nullptr);
                                             arrived(std::move(from));
                                             try {
-                                                (*fn)();
+                                                if (!opp->abort.load()) (*fn)();
                                             } catch (const boost::context::detail::forced_unwind&) {
                                                 throw;
                                             } catch (const Aborted&) {
@@ -707,11 +711,17 @@ RunReport Operation::run(const ExecOptions& options, std::source_location loc) {
     }
     op.report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-    // Unwind kernels left suspended by an error (their Block destructors see the abort).
+    // Unwind kernels left suspended by an error: resumed, each throws at its blocking call and
+    // unwinds (Block destructors see the abort); a kernel that never started returns at once.
     if (op.abort.load()) {
         t_current_op = &op;
+        boost::context::fiber loop_continuation;
+        t_worker_loop = &loop_continuation;
+        t_active_nodes = 0;
         for (auto& n : op.nodes)
-            for (Task& t : n->tasks) t.fiber = boost::context::fiber();
+            for (Task& t : n->tasks)
+                while (t.fiber && !t.finished) resume(t);
+        t_worker_loop = nullptr;
         t_current_op = nullptr;
     }
     if (op.error) {

@@ -80,7 +80,7 @@ struct DfbState {
 
 // The operation this thread is running (null outside Operation::run) and the running kernel's
 // node's rings (null outside kernels).
-extern thread_local const OperationState* t_current_op;
-extern thread_local DfbState* t_current_dfbs;
+inline thread_local const OperationState* t_current_op = nullptr;
+inline thread_local DfbState* t_current_dfbs = nullptr;
 
 }  // namespace ttl::detail

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <boost/context/fiber.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -53,6 +54,12 @@ struct Task {
     double flops = 0;
 };
 
+// A node's L1: 64-byte aligned memory from aligned_alloc.
+struct FreeMemory {
+    void operator()(char* p) const { std::free(p); }
+};
+using NodeMemory = std::unique_ptr<char, FreeMemory>;
+
 struct NodeState {
     OperationState* op = nullptr;
     Coord coord;
@@ -60,7 +67,7 @@ struct NodeState {
     std::vector<DfbState> dfbs;
     Task tasks[3];
     int finished_tasks = 0;
-    std::unique_ptr<char[]> memory;
+    NodeMemory memory;
 };
 
 struct PostedReceive;
@@ -138,7 +145,7 @@ struct OperationState {
 };
 
 // The kernel fiber running on this thread (null outside kernels).
-extern thread_local Task* t_current_task;
+inline thread_local Task* t_current_task = nullptr;
 inline Task* current_task() { return t_current_task; }
 // Suspends the current kernel until `ready(arg)` holds.
 void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where);
