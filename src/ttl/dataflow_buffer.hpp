@@ -29,8 +29,8 @@ class Block {
     Block(const Block&) = delete;
     ~Block() {
         if (released_ || !dfb_) return;
-        if (!dfb_->validating && !dfb_->aborting->load(std::memory_order_relaxed))
-            release_fast();
+        if (!dfb_->validating)
+            release_fast();  // counters only: harmless while an aborted operation unwinds
         else
             release_at_scope_end();
     }

@@ -364,7 +364,6 @@ void admit(OperationState& op, NodeState& node, int worker) {
         d.node = &node;
         d.op = &op;
         d.validating = op.validating();
-        d.aborting = &op.abort;
         d.base = p;
         d.capacity = d.spec->block_count;
         if (op.validating()) d.slots.assign(static_cast<size_t>(d.capacity), SlotState{});

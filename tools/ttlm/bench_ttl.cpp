@@ -2,7 +2,7 @@
 // run (these machines are shared and noisy: compare ratios within one run, quote medians).
 //
 //   handoff   reserve/push in the reader, wait/pop in the compute kernel of one node, no data
-//             (wall-clock and this thread's CPU time per tile)
+//             (wall-clock and this thread's CPU time per tile; block_count 2, and 4)
 //   stream    the RMSNorm example kernel over rows of 1024 fp32 (reads x once, writes out once)
 //             against memcpy of the same bytes, both on every worker
 //   matmul    the matmul example kernel (fp32, 1024^3, 128x256 by 256x128 blocks) against
@@ -49,13 +49,13 @@ double thread_cpu_seconds() {
 
 // Per tile: wall-clock time, and CPU time of this thread (the one worker runs on the caller), which
 // a busy machine does not inflate.
-std::pair<double, double> handoff_ns(int64_t tiles, int reps) {
+std::pair<double, double> handoff_ns(int64_t tiles, int block_count, int reps) {
     ttl::Tensor like({32, 32});
     std::vector<double> cpu;
     double s = median_seconds(reps, [&] {
         const double c0 = thread_cpu_seconds();
         ttl::Operation op("handoff", ttl::Grid{1, 1});
-        auto dfb = ttl::make_dataflow_buffer_like(op, like, {1, 1}, 2, "handoff");
+        auto dfb = ttl::make_dataflow_buffer_like(op, like, {1, 1}, block_count, "handoff");
         op.compute([&] {
             for (int64_t i = 0; i < tiles; ++i) dfb.wait();  // popped at once
         });
@@ -73,7 +73,8 @@ std::pair<double, double> handoff_ns(int64_t tiles, int reps) {
 }
 
 struct Figures {
-    double handoff_ns_per_tile = 0, handoff_cpu_ns_per_tile = 0;
+    double handoff_ns_per_tile = 0, handoff_cpu_ns_per_tile = 0;  // block_count 2 (double buffering)
+    double handoff4_ns_per_tile = 0;                              // block_count 4
     double stream_gbps = 0, memcpy_gbps = 0;
     double matmul_gflops_1t = 0, onednn_gflops_1t = 0, matmul_gflops_all = 0, onednn_gflops_all = 0;
     int threads = 0;
@@ -103,7 +104,8 @@ Figures measure(int64_t stream_rows, int reps) {
     Figures f;
     f.threads = ttlm::runtime::num_threads();
     f.stream_rows = stream_rows;
-    std::tie(f.handoff_ns_per_tile, f.handoff_cpu_ns_per_tile) = handoff_ns(2'000'000, reps);
+    std::tie(f.handoff_ns_per_tile, f.handoff_cpu_ns_per_tile) = handoff_ns(2'000'000, 2, reps);
+    f.handoff4_ns_per_tile = handoff_ns(2'000'000, 4, reps).first;
 
     {  // streaming: 2 x rows x 1024 x 4 bytes touched by each
         const int64_t d = 1024;
@@ -150,17 +152,17 @@ void add_ttl_bench(CLI::App& bench) {
         Figures f = measure(rows, reps);
         if (json) {
             fmt::print(
-                "{{\"threads\": {}, \"simd\": \"{}\", \"handoff_ns_per_tile\": {:.2f}, \"handoff_cpu_ns_per_tile\": {:.2f}, "
+                "{{\"threads\": {}, \"simd\": \"{}\", \"handoff_ns_per_tile\": {:.2f}, \"handoff_cpu_ns_per_tile\": {:.2f}, \"handoff_ns_per_tile_4_blocks\": {:.2f}, "
                 "\"stream_gbps\": {:.2f}, "
                 "\"memcpy_gbps\": {:.2f}, \"stream_rows\": {}, \"matmul_gflops_1t\": {:.1f}, \"onednn_gflops_1t\": {:.1f}, "
                 "\"matmul_gflops_all\": {:.1f}, \"onednn_gflops_all\": {:.1f}}}\n",
-                f.threads, ttl::simd::target_name(), f.handoff_ns_per_tile, f.handoff_cpu_ns_per_tile, f.stream_gbps,
+                f.threads, ttl::simd::target_name(), f.handoff_ns_per_tile, f.handoff_cpu_ns_per_tile, f.handoff4_ns_per_tile, f.stream_gbps,
                 f.memcpy_gbps, f.stream_rows,
                 f.matmul_gflops_1t, f.onednn_gflops_1t, f.matmul_gflops_all, f.onednn_gflops_all);
         } else {
             fmt::print("ttl executor, {} worker threads, {} kernels (median of {})\n", f.threads, ttl::simd::target_name(), reps);
-            fmt::print("  hand-off through a buffer   {:8.2f} ns/tile ({:.2f} ns of CPU time)\n", f.handoff_ns_per_tile,
-                       f.handoff_cpu_ns_per_tile);
+            fmt::print("  hand-off through a buffer   {:8.2f} ns/tile ({:.2f} ns of CPU time; {:.2f} with 4 blocks)\n",
+                       f.handoff_ns_per_tile, f.handoff_cpu_ns_per_tile, f.handoff4_ns_per_tile);
             fmt::print("  RMSNorm stream              {:8.2f} GB/s  ({:.0f}% of memcpy {:.2f} GB/s)\n", f.stream_gbps,
                        100 * f.stream_gbps / f.memcpy_gbps, f.memcpy_gbps);
             fmt::print("  matmul 1024^3, 1 thread     {:8.1f} GFLOP/s ({:.0f}% of oneDNN {:.1f})\n", f.matmul_gflops_1t,

@@ -55,7 +55,6 @@ struct DfbState {
     NodeState* node = nullptr;
     const OperationState* op = nullptr;
     bool validating = false;
-    const std::atomic<bool>* aborting = nullptr;  // the operation's abort flag
     char* base = nullptr;  // block_count * block_bytes
     int capacity = 0;
     int head = 0;      // oldest filled block
