@@ -183,3 +183,24 @@ TEST(EngramErrors, ConfigFileNamesTheFileAndField) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(EngramCommand, ConfigFileWithFlagsOverriding) {
+    if (!std::filesystem::exists(kTokenizer + "/tokenizer.json")) GTEST_SKIP() << "tokenizer not fetched (make tokenizer)";
+    const std::string config = TTLM_SOURCE_DIR "/tests/engram/golden/small_h64/config.json";
+    CommandResult r = run_ttlm("engram --tokenizer " + kTokenizer + " --config " + config);
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_HAS(r.output, "f32[1, 14, 4, 64]");  // hidden_size 64 from the file
+    EXPECT_HAS(r.output, "PASS");
+    r = run_ttlm("engram --tokenizer " + kTokenizer + " --config " + config + " --hidden-size 96");
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_HAS(r.output, "f32[1, 14, 4, 96]");
+    auto bad = scratch("bad_config.json");
+    std::ofstream(bad) << R"({"hidden_size": 64, "typo_field": 1})";
+    r = run_ttlm("engram --tokenizer " + kTokenizer + " --config " + bad.string());
+    EXPECT_NE(r.status, 0);
+    EXPECT_HAS(r.output, "bad_config.json: unknown config field 'typo_field'");
+}
+
+}  // namespace

@@ -31,8 +31,9 @@ using ttl::Tensor;
 const char* kDemoText = "Only Alexander the Great could tame the horse Bucephalus.";
 
 struct EngramArgs {
+    CLI::App* cmd = nullptr;  // to tell which config flags were given
     std::vector<std::string> texts;
-    std::string tokenizer, weights, hidden_states, dump, dtype = "f32";
+    std::string config, tokenizer, weights, hidden_states, dump, dtype = "f32";
     int layer_id = 1;
     std::vector<int> layer_ids{1, 15};
     uint64_t seed = 0;
@@ -44,6 +45,9 @@ struct EngramArgs {
 };
 
 void add_config_options(CLI::App* cmd, EngramArgs& a) {
+    a.cmd = cmd;
+    cmd->add_option("--config", a.config, "config.json as the reference script writes it (EngramConfig's fields); "
+                                          "config flags given as well override it");
     cmd->add_option("--tokenizer", a.tokenizer, "tokenizer.json or a folder with it (default: the DeepSeek-V3 files "
                                                 "`make run` fetches into .cache/tokenizers/deepseek_v3)");
     cmd->add_option("--layer-id", a.layer_id, "the Engram layer to run (one of --layer-ids)");
@@ -59,18 +63,20 @@ void add_config_options(CLI::App* cmd, EngramArgs& a) {
     cmd->add_option("--pad-id", a.pad_id, "pad token id (an original id)");
 }
 
+// The reference's defaults, or --config; then every config flag that was given.
 EngramConfig make_config(const EngramArgs& a) {
-    EngramConfig c;
-    c.engram_vocab_size = a.engram_vocab_size;
-    c.max_ngram_size = a.max_ngram_size;
-    c.n_embed_per_ngram = a.n_embed_per_ngram;
-    c.n_head_per_ngram = a.n_head_per_ngram;
-    c.layer_ids = a.layer_ids;
-    c.pad_id = a.pad_id;
-    c.seed = a.seed;
-    c.kernel_size = a.kernel_size;
-    c.hidden_size = a.hidden_size;
-    c.hc_mult = a.hc_mult;
+    EngramConfig c = a.config.empty() ? EngramConfig{} : EngramConfig::from_json_file(a.config);
+    auto given = [&](const char* flag) { return a.cmd->count(flag) > 0; };
+    if (given("--engram-vocab-size")) c.engram_vocab_size = a.engram_vocab_size;
+    if (given("--max-ngram-size")) c.max_ngram_size = a.max_ngram_size;
+    if (given("--n-embed-per-ngram")) c.n_embed_per_ngram = a.n_embed_per_ngram;
+    if (given("--n-head-per-ngram")) c.n_head_per_ngram = a.n_head_per_ngram;
+    if (given("--layer-ids")) c.layer_ids = a.layer_ids;
+    if (given("--pad-id")) c.pad_id = a.pad_id;
+    if (given("--seed")) c.seed = a.seed;
+    if (given("--kernel-size")) c.kernel_size = a.kernel_size;
+    if (given("--hidden-size")) c.hidden_size = a.hidden_size;
+    if (given("--hc-mult")) c.hc_mult = a.hc_mult;
     c.validate();
     return c;
 }
@@ -110,7 +116,7 @@ Model build_model(const EngramArgs& a, const EngramConfig& c) {
     t0 = std::chrono::steady_clock::now();
     const auto& layer = m.hashing->layer(a.layer_id);
     engram::EngramWeights w = a.weights.empty()
-                                  ? engram::EngramWeights::random(c, layer, a.seed)
+                                  ? engram::EngramWeights::random(c, layer, c.seed)
                                   : engram::EngramWeights::load(io::SafetensorsFile::open(a.weights), c, layer);
     m.engram = std::make_unique<Engram>(c, a.layer_id, m.compressed, m.hashing, std::move(w));
     m.weights_ms = ms_since(t0);
@@ -210,7 +216,7 @@ int run_demo(const EngramArgs& a) {
                                                     "([batch, tokens incl. BOS, hc_mult, hidden_size])",
                                                     a.hidden_states, hidden.describe(), ttl::shape_str(want)));
     } else {
-        hidden = random_hidden(B, L, hc, H, a.seed);
+        hidden = random_hidden(B, L, hc, H, c.seed);
     }
 
     const bool fused_main = !a.unfused;
@@ -318,9 +324,9 @@ int run_bench(const EngramArgs& a, int64_t tokens, int reps, bool json) {
     const EngramConfig c = make_config(a);
     Model m = build_model(a, c);
     Tensor ids({1, tokens}, ttl::DType::I64);
-    std::mt19937_64 rng(a.seed + 1);
+    std::mt19937_64 rng(c.seed + 1);
     for (auto& v : ids.span<int64_t>()) v = static_cast<int64_t>(rng() % static_cast<uint64_t>(m.tokenizer.size()));
-    Tensor hidden = random_hidden(1, tokens, c.hc_mult, c.hidden_size, a.seed);
+    Tensor hidden = random_hidden(1, tokens, c.hc_mult, c.hidden_size, c.seed);
     engram::ForwardOptions fused, unfused;
     unfused.fused = false;
     fused.keep_stages = unfused.keep_stages = false;
