@@ -5,6 +5,7 @@
 
 #include <fmt/core.h>
 
+#include "models/md/integrator_ttl.hpp"
 #include "models/md/random.hpp"
 #include "runtime/thread_pool.hpp"
 
@@ -14,6 +15,12 @@ Thermostat parse_thermostat(const std::string& name) {
     if (name == "none") return Thermostat::none;
     if (name == "langevin") return Thermostat::langevin;
     throw std::invalid_argument(fmt::format("--thermostat: expected none or langevin, got '{}'", name));
+}
+
+IntegratorKernel parse_integrator_kernel(const std::string& name) {
+    if (name == "simd") return IntegratorKernel::simd;
+    if (name == "ttl") return IntegratorKernel::ttl;
+    throw std::invalid_argument(fmt::format("--integrator: expected simd or ttl, got '{}'", name));
 }
 
 void kick(std::span<Vec3> velocities, std::span<const Vec3> forces, std::span<const double> inverse_masses,
@@ -48,9 +55,17 @@ Integrator::Integrator(System& system, ForceField& force_field, const Integrator
     inverse_masses_.resize(system.size());
     for (int64_t i = 0; i < system.size(); ++i) inverse_masses_[i] = 1 / system.mass(i);
     for (auto& p : system.positions) p = system.box.wrap(p);
+    if (options.kernel == IntegratorKernel::ttl) {
+        // From here on the fp32 state is the trajectory: the forces are those of its positions.
+        ttl_ = std::make_unique<IntegratorTtl>(system, options);
+        ttl_->store_positions(system);
+        ttl_->store_velocities(system);
+    }
     forces_.resize(system.size());
     current_ = force_field_.compute(system_, forces_);
 }
+
+Integrator::~Integrator() = default;
 
 void Integrator::langevin_velocities() {
     const double c = std::exp(-options_.dt / options_.damping);
@@ -72,6 +87,15 @@ void Integrator::langevin_velocities() {
 }
 
 void Integrator::step() {
+    if (ttl_) {
+        ttl_->advance(forces_, static_cast<uint64_t>(steps_));
+        ttl_->store_positions(system_);
+        current_ = force_field_.compute(system_, forces_);
+        ttl_->kick(forces_);
+        ttl_->store_velocities(system_);
+        ++steps_;
+        return;
+    }
     const double dt = options_.dt;
     kick(system_.velocities, forces_, inverse_masses_, 0.5 * dt);
     if (options_.thermostat == Thermostat::langevin) {

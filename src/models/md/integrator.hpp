@@ -5,10 +5,12 @@
 // time steps, and with no friction (c = 1) it is velocity Verlet. The noise xi is a function of
 // (seed, step, atom id, axis) alone, so a run is reproducible whatever the thread count.
 //
-// The per-step loops (kick, drift + wrap, Ornstein-Uhlenbeck) are the integrator kernels.
+// The per-step loops (kick, drift + wrap, Ornstein-Uhlenbeck) are the integrator kernels: double-precision
+// loops here (the default), or ttl Operations on fp32 tiles (integrator_ttl.hpp).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -20,12 +22,17 @@ namespace ttlm::md {
 enum class Thermostat { none, langevin };
 Thermostat parse_thermostat(const std::string& name);  // "none", "langevin"
 
+// Which kernels step the state: double-precision loops (the default), or ttl Operations on fp32 tiles.
+enum class IntegratorKernel { simd, ttl };
+IntegratorKernel parse_integrator_kernel(const std::string& name);  // "simd", "ttl"
+
 struct IntegratorOptions {
     double dt = 0.005;
     Thermostat thermostat = Thermostat::none;
     double temperature = 1.0;  // Langevin target
     double damping = 1.0;      // Langevin relaxation time (LAMMPS's fix langevin Tdamp): friction 1/damping
     uint64_t seed = 12345;     // Langevin noise
+    IntegratorKernel kernel = IntegratorKernel::simd;
 };
 
 // v += scale * f / m
@@ -34,9 +41,12 @@ void kick(std::span<Vec3> velocities, std::span<const Vec3> forces, std::span<co
 // x += dt * v, then wrapped into the box
 void drift(std::span<Vec3> positions, std::span<const Vec3> velocities, const Box& box, double dt);
 
+class IntegratorTtl;
+
 class Integrator {
    public:
     Integrator(System& system, ForceField& force_field, const IntegratorOptions& options);
+    ~Integrator();
 
     // Advances one time step (the first call also computes the initial forces).
     void step();
@@ -59,6 +69,7 @@ class Integrator {
     IntegratorOptions options_;
     std::vector<double> inverse_masses_;
     std::vector<Vec3> forces_;
+    std::unique_ptr<IntegratorTtl> ttl_;  // the fp32 state and its kernels, with IntegratorKernel::ttl
     ForceResult current_;
     int64_t steps_ = 0;
 };
