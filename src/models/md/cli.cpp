@@ -50,6 +50,7 @@ struct ForceFieldFlags {
     std::string kspace;
     std::string special_lj = "1,1,1", special_coul = "1,1,1";
     std::string pair_kernel = "simd";
+    std::string pme_kernel = "simd";
 
     ForceFieldFlags(CLI::App* cmd, const std::string& default_kspace, double default_accuracy) : kspace(default_kspace) {
         options.accuracy = default_accuracy;
@@ -68,10 +69,14 @@ struct ForceFieldFlags {
         cmd->add_flag("--lj-shift", options.lj_shift, "shift LJ energies to zero at the cutoff (pair_modify shift yes)");
         cmd->add_option("--pair-kernel", pair_kernel, "pair forces: simd (double precision) or ttl (fp32 tiles)")
             ->capture_default_str();
+        cmd->add_option("--pme-kernel", pme_kernel,
+                        "PME spreading and interpolation: simd (double precision) or ttl (fp32 tiles)")
+            ->capture_default_str();
     }
     ForceFieldOptions resolve() {
         options.kspace = parse_kspace(kspace);
         options.pair_kernel = parse_pair_kernel(pair_kernel);
+        options.pme_kernel = parse_pme_kernel(pme_kernel);
         options.special.lj = parse_weights(special_lj, "--special-lj");
         options.special.coul = parse_weights(special_coul, "--special-coul");
         return options;
@@ -148,16 +153,19 @@ struct RunFlags {
     RunOptions run;
     IntegratorOptions integrator;
     std::string thermostat = "none";
+    std::string integrator_kernel = "simd";
     std::string write_data;
 };
 
 int run_verb(RunFlags& f, ForceFieldFlags& flags, bool progress) {
     System system = read_lammps_data(f.data);
     f.integrator.thermostat = parse_thermostat(f.thermostat);
+    f.integrator.kernel = parse_integrator_kernel(f.integrator_kernel);
     ForceField ff(system, flags.resolve());
     f.run.progress = progress;
-    print_line(fmt::format("{}: {} atoms, {} bonds; {}; dt {}, {} steps, thermostat {}", f.data, system.size(),
-                           system.bonds.size(), ff.describe(), f.integrator.dt, f.run.steps, f.thermostat));
+    print_line(fmt::format("{}: {} atoms, {} bonds; {}; dt {}, {} steps, thermostat {}{}", f.data, system.size(),
+                           system.bonds.size(), ff.describe(), f.integrator.dt, f.run.steps, f.thermostat,
+                           f.integrator.kernel == IntegratorKernel::ttl ? ", integrator by the ttl kernels (fp32)" : ""));
     RunReport report = run_simulation(system, ff, f.integrator, f.run);
     print_line(fmt::format("{} steps in {:.2f} s: {:.3f} ms/step, {:.0f} steps/s; {} neighbour-list builds",
                            report.steps, report.seconds, report.steps ? 1e3 * report.seconds / report.steps : 0.0,
@@ -344,6 +352,8 @@ void add_md_verbs(CLI::App& app, CLI::App& bench) {
     run->add_option("--temperature", rf.integrator.temperature, "Langevin temperature")->capture_default_str();
     run->add_option("--damping", rf.integrator.damping, "Langevin relaxation time")->capture_default_str();
     run->add_option("--seed", rf.integrator.seed, "Langevin noise seed")->capture_default_str();
+    run->add_option("--integrator", rf.integrator_kernel, "integrator steps: simd (double precision) or ttl (fp32 tiles)")
+        ->capture_default_str();
     run->add_option("--energies", rf.run.energies_path, "CSV: step,time,ke,pe,total,temperature,pressure");
     run->add_option("--xyz", rf.run.xyz_path, "trajectory (extended XYZ)");
     run->add_option("--every", rf.run.every, "output interval in steps")->capture_default_str();

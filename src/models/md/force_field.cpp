@@ -65,7 +65,8 @@ ForceField::ForceField(const System& system, const ForceFieldOptions& options)
     if (has_charges_ && o.kspace == KSpace::ewald) ewald_.emplace(system.box, o.alpha, o.accuracy, system.charges);
     if (has_charges_ && o.kspace == KSpace::pme)
         pme_ = std::make_unique<Pme>(system.box, o.alpha,
-                                     choose_pme_grid(system.box, o.alpha, o.accuracy, system.charges, o.pme_order));
+                                     choose_pme_grid(system.box, o.alpha, o.accuracy, system.charges, o.pme_order),
+                                     o.pme_kernel);
 }
 
 std::string ForceField::describe() const {
@@ -75,7 +76,8 @@ std::string ForceField::describe() const {
         kspace = fmt::format("Ewald, kmax {} {} {} ({} k-vectors), accuracy {:g}", k[0], k[1], k[2],
                              ewald_->num_vectors(), options_.accuracy);
     } else if (pme_) {
-        kspace = fmt::format("PME, grid {}, accuracy {:g}", pme_->grid().describe(), options_.accuracy);
+        kspace = fmt::format("PME, grid {}, accuracy {:g}{}", pme_->grid().describe(), options_.accuracy,
+                             pme_->kernel() == PmeKernel::ttl ? ", mesh by the ttl kernels (fp32)" : "");
     } else if (has_charges_) {
         kspace = "no k-space term (real-space Coulomb only)";
     }

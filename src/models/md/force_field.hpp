@@ -47,6 +47,7 @@ struct ForceFieldOptions {
     SpecialBonds special;
     bool lj_shift = false;  // LAMMPS's pair_modify shift: LJ energy zero at the cutoff (forces unchanged)
     PairKernel pair_kernel = PairKernel::simd;
+    PmeKernel pme_kernel = PmeKernel::simd;  // PME's spreading and interpolation
     double skin = 0.3;      // Verlet-list skin (LAMMPS's lj default)
     // Two atoms closer than this (in sigma_ij units) are an error: the configuration is broken.
     double min_distance = 0.1;

@@ -9,6 +9,7 @@
 
 #include <fmt/core.h>
 
+#include "models/md/pme_ttl.hpp"
 #include "runtime/thread_pool.hpp"
 
 namespace ttlm::md {
@@ -106,6 +107,12 @@ int next_fft_size(int n) {
 }
 
 }  // namespace
+
+PmeKernel parse_pme_kernel(const std::string& name) {
+    if (name == "simd") return PmeKernel::simd;
+    if (name == "ttl") return PmeKernel::ttl;
+    throw std::invalid_argument(fmt::format("--pme-kernel: expected simd or ttl, got '{}'", name));
+}
 
 std::string PmeGrid::describe() const {
     return fmt::format("{}x{}x{}, order {}", size[0], size[1], size[2], order);
@@ -213,7 +220,7 @@ PmeGrid choose_pme_grid(const Box& box, double alpha, double accuracy, std::span
     return best;
 }
 
-Pme::Pme(const Box& box, double alpha, const PmeGrid& grid)
+Pme::Pme(const Box& box, double alpha, const PmeGrid& grid, PmeKernel kernel)
     : box_(box), alpha_(alpha), grid_(grid), fft_(grid.size[0], grid.size[1], grid.size[2]) {
     if (grid.order < kMinOrder || grid.order > kMaxOrder)
         throw std::invalid_argument(fmt::format("pme: order must be {}..{} (got {})", kMinOrder, kMaxOrder, grid.order));
@@ -274,7 +281,10 @@ Pme::Pme(const Box& box, double alpha, const PmeGrid& grid)
     charge_grid_.assign(int64_t{nx} * ny * row_stride_, 0.0);
     spectrum_re_.assign(fft_.spectrum_size(), 0.0);
     spectrum_im_.assign(fft_.spectrum_size(), 0.0);
+    if (kernel == PmeKernel::ttl) ttl_mesh_ = std::make_unique<PmeMeshTtl>(grid.size, grid.order);
 }
+
+Pme::~Pme() = default;
 
 namespace {
 
@@ -357,6 +367,11 @@ void with_order(int order, F&& f) {
 }  // namespace
 
 void Pme::spread(std::span<const double> charges) {
+    if (ttl_mesh_) {
+        ttl_mesh_->assign({base_, weights_.data(), derivatives_.data(), kLanes}, charges);
+        ttl_mesh_->spread(charge_grid_.data(), row_stride_, ttl_options_.value_or(ttl::default_options()));
+        return;
+    }
     const int p = grid_.order, nx = grid_.size[0], ny = grid_.size[1], nz = grid_.size[2];
     std::fill(charge_grid_.begin(), charge_grid_.end(), 0.0);
     with_order(p, [&](auto order) {
@@ -392,24 +407,16 @@ void Pme::spread(std::span<const double> charges) {
 
 void Pme::interpolate(std::span<const double> charges, std::span<Vec3> forces) {
     const int p = grid_.order, nx = grid_.size[0], ny = grid_.size[1], nz = grid_.size[2];
-    // Each row's padding repeats its start, so an atom's points along z are contiguous.
-    runtime::parallel_for(int64_t{nx} * ny, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-            double* row = &charge_grid_[r * row_stride_];
-            for (int k = 0; k < p - 1; ++k) row[nz + k] = row[k];
-        }
-    }, 4096);
     const Vec3 scale{nx / box_.length.x, ny / box_.length.y, nz / box_.length.z};
-    with_order(p, [&](auto order) {
-        const Mesh<order()> mesh{base_.data(), weights_.data(), derivatives_.data(), nx, ny, row_stride_};
+    // Forces from each atom's potential gradient g (grid units), less the self force q^2 2 pi
+    // (size / length) sum_j j C_j sin(2 pi j u), with sin(4 pi u) = 2 sin(2 pi u) cos(2 pi u).
+    auto add_forces = [&](auto&& gradient) {
         runtime::parallel_for(
             static_cast<int64_t>(base_.size()),
             [&](int64_t begin, int64_t end) {
                 for (int64_t k = begin; k < end; ++k) {
                     const int64_t i = sorted_atoms_[k];
-                    Vec3 g = mesh.gradient(charge_grid_.data(), i);
-                    // Less the self force q^2 2 pi (size / length) sum_j j C_j sin(2 pi j u), with
-                    // sin(4 pi u) = 2 sin(2 pi u) cos(2 pi u).
+                    Vec3 g = gradient(i);
                     Vec3 self;
                     for (int d = 0; d < 3; ++d) {
                         const auto [sin1, cos1] = harmonics_[i][d];
@@ -421,14 +428,29 @@ void Pme::interpolate(std::span<const double> charges, std::span<Vec3> forces) {
                 }
             },
             64);
+    };
+    if (ttl_mesh_) {
+        gradients_.resize(base_.size());
+        ttl_mesh_->gradients(charge_grid_.data(), row_stride_, gradients_, ttl_options_.value_or(ttl::default_options()));
+        add_forces([&](int64_t i) { return gradients_[i]; });
+        return;
+    }
+    // Each row's padding repeats its start, so an atom's points along z are contiguous.
+    runtime::parallel_for(int64_t{nx} * ny, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            double* row = &charge_grid_[r * row_stride_];
+            for (int k = 0; k < p - 1; ++k) row[nz + k] = row[k];
+        }
+    }, 4096);
+    with_order(p, [&](auto order) {
+        const Mesh<order()> mesh{base_.data(), weights_.data(), derivatives_.data(), nx, ny, row_stride_};
+        add_forces([&](int64_t i) { return mesh.gradient(charge_grid_.data(), i); });
     });
 }
 
-KSpaceSums Pme::compute(std::span<const Vec3> positions, std::span<const double> charges, std::span<Vec3> forces) {
+void Pme::assign(std::span<const Vec3> positions) {
     const int64_t n = static_cast<int64_t>(positions.size());
     const int p = grid_.order, nx = grid_.size[0];
-    KSpaceSums sums;
-    sums.energy = ewald_self_energy(alpha_, charges, box_.volume());
 
     // B-spline weights, stored in increasing grid index: point base + a gets M(w + p - 1 - a); and
     // sin and cos of 2 pi u for the self-force correction.
@@ -470,7 +492,23 @@ KSpaceSums Pme::compute(std::span<const Vec3> positions, std::span<const double>
         for (int64_t i = 0; i < n; ++i)
             sorted_atoms_[fill[int64_t{base_[i][0]} * ny + base_[i][1]]++] = static_cast<int32_t>(i);
     }
+}
 
+std::vector<double> Pme::charge_mesh(std::span<const Vec3> positions, std::span<const double> charges) {
+    assign(positions);
+    spread(charges);
+    const int nx = grid_.size[0], ny = grid_.size[1], nz = grid_.size[2];
+    std::vector<double> mesh(static_cast<size_t>(nx) * ny * nz);
+    for (int64_t row = 0; row < int64_t{nx} * ny; ++row)
+        std::copy_n(&charge_grid_[row * row_stride_], nz, &mesh[row * nz]);
+    return mesh;
+}
+
+KSpaceSums Pme::compute(std::span<const Vec3> positions, std::span<const double> charges, std::span<Vec3> forces) {
+    const int64_t n = static_cast<int64_t>(positions.size());
+    KSpaceSums sums;
+    sums.energy = ewald_self_energy(alpha_, charges, box_.volume());
+    assign(positions);
     spread(charges);
     fft_.forward(charge_grid_.data(), spectrum_re_.data(), spectrum_im_.data(), row_stride_);
 

@@ -15,6 +15,8 @@
 #pragma once
 
 #include <array>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,8 +24,16 @@
 #include "models/md/ewald.hpp"
 #include "models/md/fft.hpp"
 #include "models/md/system.hpp"
+#include "ttl/operation.hpp"
 
 namespace ttlm::md {
+
+// Which kernels spread the charges and interpolate the forces: double-precision SIMD loops (the
+// default), or ttl Operations on fp32 tiles (pme_ttl.hpp). The FFTs stay on the host either way.
+enum class PmeKernel { simd, ttl };
+PmeKernel parse_pme_kernel(const std::string& name);  // "simd", "ttl"
+
+class PmeMeshTtl;
 
 struct PmeGrid {
     std::array<int, 3> size{};
@@ -42,14 +52,22 @@ PmeGrid choose_pme_grid(const Box& box, double alpha, double accuracy, std::span
 
 class Pme {
    public:
-    Pme(const Box& box, double alpha, const PmeGrid& grid);
+    Pme(const Box& box, double alpha, const PmeGrid& grid, PmeKernel kernel = PmeKernel::simd);
+    ~Pme();
 
     const PmeGrid& grid() const { return grid_; }
+    PmeKernel kernel() const { return ttl_mesh_ ? PmeKernel::ttl : PmeKernel::simd; }
+    // How the ttl kernels run (validate mode, in tests); by default ttl::default_options() at each call.
+    void set_ttl_options(const ttl::ExecOptions& options) { ttl_options_ = options; }
 
     // Adds the reciprocal-space forces to `forces`; the energy includes the self and background terms.
     KSpaceSums compute(std::span<const Vec3> positions, std::span<const double> charges, std::span<Vec3> forces);
+    // The spread charge mesh alone, [x][y][z] (to check the spreading kernels against each other).
+    std::vector<double> charge_mesh(std::span<const Vec3> positions, std::span<const double> charges);
 
    private:
+    // The atoms' stencils: base points, B-spline weights, harmonics, and the atoms sorted by grid row.
+    void assign(std::span<const Vec3> positions);
     void spread(std::span<const double> charges);
     void interpolate(std::span<const double> charges, std::span<Vec3> forces);
 
@@ -69,6 +87,9 @@ class Pme {
     std::vector<std::array<std::array<double, 2>, 3>> harmonics_;  // sin, cos of 2 pi u per axis
     std::vector<double> weights_, derivatives_;
     std::vector<int32_t> sorted_atoms_, row_start_;  // atoms sorted by their first grid row (x, y)
+    std::unique_ptr<PmeMeshTtl> ttl_mesh_;             // with PmeKernel::ttl
+    std::optional<ttl::ExecOptions> ttl_options_;
+    std::vector<Vec3> gradients_;                      // the ttl interpolation's output
 };
 
 }  // namespace ttlm::md
