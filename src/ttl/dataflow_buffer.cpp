@@ -61,12 +61,20 @@ std::string ring_state(const DfbState& d) {
     return fmt::format("{} of {} blocks filled, {} reserved", d.visible, d.capacity, d.reserved);
 }
 
-std::string describe_reserve(const void* p) {
+}  // namespace
+
+bool detail::ring_has_free_block(const void* p) { return static_cast<const DfbState*>(p)->free_blocks() > 0; }
+bool detail::ring_has_filled_block(const void* p) {
+    auto* d = static_cast<const DfbState*>(p);
+    return d->visible - d->waited > 0;
+}
+
+std::string detail::describe_reserve(const void* p) {
     auto& q = *static_cast<const DfbState*>(p);
     return fmt::format("reserve() on '{}' ({}): waiting for the consumer to pop a block", q.spec->name, ring_state(q));
 }
 
-std::string describe_wait(const void* p) {
+std::string detail::describe_wait(const void* p) {
     const DfbState& d = *static_cast<const DfbState*>(p);
     const NodeState& n = *d.node;
     std::string producer;
@@ -78,6 +86,8 @@ std::string describe_wait(const void* p) {
     return fmt::format("wait() on '{}' ({}): waiting for the producer to push a block{}", d.spec->name, ring_state(d),
                        producer);
 }
+
+namespace {
 
 void check_single_role(DfbState& d, Task& t, bool producer, std::source_location loc) {
     int& role = producer ? d.producer : d.consumer;
@@ -107,14 +117,6 @@ void poison(DfbState& d, int slot) {
 }  // namespace
 
 Block DataflowBuffer::reserve_slow(std::source_location loc) {
-    if (DfbState* f = fast_ring(); f && f->reserved == 0) {  // fast mode, ring full: wait for a pop
-        ++f->reserve_stalls;
-        suspend_until([](const void* p) { return static_cast<const DfbState*>(p)->free_blocks() > 0; }, describe_reserve,
-                      f, loc);
-        int slot = f->head + f->visible;
-        f->reserved = 1;
-        return Block(f, slot >= f->capacity ? slot - f->capacity : slot, true, loc);
-    }
     DfbState& d = state();
     Task& t = *current_task();
     t.last_call = loc;
@@ -128,8 +130,7 @@ Block DataflowBuffer::reserve_slow(std::source_location loc) {
     }
     if (d.free_blocks() == 0) {
         ++d.reserve_stalls;
-        block_until([](const void* p) { return static_cast<const DfbState*>(p)->free_blocks() > 0; }, describe_reserve,
-                    &d, loc);
+        block_until(ring_has_free_block, describe_reserve, &d, loc);
     }
     int slot = (d.head + d.visible) % d.capacity;
     d.reserved++;
@@ -145,12 +146,6 @@ Block DataflowBuffer::reserve_slow(std::source_location loc) {
 }
 
 Block DataflowBuffer::wait_slow(std::source_location loc) {
-    if (DfbState* f = fast_ring(); f && f->waited == 0) {  // fast mode, ring empty: wait for a push
-        ++f->wait_stalls;
-        suspend_until([](const void* p) { return static_cast<const DfbState*>(p)->visible > 0; }, describe_wait, f, loc);
-        f->waited = 1;
-        return Block(f, f->head, false, loc);
-    }
     DfbState& d = state();
     Task& t = *current_task();
     t.last_call = loc;
@@ -164,10 +159,7 @@ Block DataflowBuffer::wait_slow(std::source_location loc) {
     }
     if (d.visible - d.waited <= 0) {
         ++d.wait_stalls;
-        block_until([](const void* p) {
-            auto* q = static_cast<const DfbState*>(p);
-            return q->visible - q->waited > 0;
-        }, describe_wait, &d, loc);
+        block_until(ring_has_filled_block, describe_wait, &d, loc);
     }
     int slot = d.head;
     d.waited++;

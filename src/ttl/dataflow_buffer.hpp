@@ -92,7 +92,11 @@ class DataflowBuffer {
     DataflowBuffer() = default;
     // Producer side: blocks until a block is free.
     Block reserve(std::source_location loc = std::source_location::current()) {
-        if (detail::DfbState* d = fast_ring(); d && d->reserved == 0 && d->free_blocks() > 0) {
+        if (detail::DfbState* d = fast_ring(); d && d->reserved == 0) {
+            if (d->free_blocks() == 0) [[unlikely]] {  // full: hand the worker to the consumer
+                ++d->reserve_stalls;
+                detail::suspend_inline(detail::ring_has_free_block, detail::describe_reserve, d, loc);
+            }
             int slot = d->head + d->visible;
             d->reserved = 1;
             return Block(d, slot >= d->capacity ? slot - d->capacity : slot, true, loc);
@@ -101,7 +105,11 @@ class DataflowBuffer {
     }
     // Consumer side: blocks until a block has been pushed.
     Block wait(std::source_location loc = std::source_location::current()) {
-        if (detail::DfbState* d = fast_ring(); d && d->waited == 0 && d->visible > 0) {
+        if (detail::DfbState* d = fast_ring(); d && d->waited == 0) {
+            if (d->visible == 0) [[unlikely]] {  // empty: hand the worker to the producer
+                ++d->wait_stalls;
+                detail::suspend_inline(detail::ring_has_filled_block, detail::describe_wait, d, loc);
+            }
             d->waited = 1;
             return Block(d, d->head, false, loc);
         }
@@ -114,6 +122,7 @@ class DataflowBuffer {
     DType dtype() const;
 
    private:
+    // Validate mode, and misuse in fast mode (a second outstanding reserve or wait).
     Block reserve_slow(std::source_location loc);
     Block wait_slow(std::source_location loc);
     // The running node's ring of this buffer, when the fast path applies.

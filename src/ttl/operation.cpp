@@ -99,7 +99,9 @@ class StackPool {
         static StackPool pool;
         return pool;
     }
-    boost::context::stack_context allocate() {
+    // Gives the task a stack (its mapping, and its bounds: AddressSanitizer needs them at every
+    // switch); returns the stack's top.
+    char* allocate(Task& t) {
         const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
         void* base = nullptr;
         {
@@ -118,31 +120,22 @@ class StackPool {
         // A reused stack may still carry the redzones of the fiber that ran on it before.
         __asan_unpoison_memory_region(static_cast<char*>(base) + page, kStack);
 #endif
-        boost::context::stack_context sc;
-        sc.size = kStack;
-        sc.sp = static_cast<char*>(base) + page + kStack;
-        return sc;
+        t.stack = base;
+        t.stack_bottom = static_cast<char*>(base) + page;
+        t.stack_size = kStack;
+        return static_cast<char*>(base) + page + kStack;
     }
-    void deallocate(boost::context::stack_context& sc) {
-        const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    // Takes the stack back once its kernel has finished (or will never run again).
+    void release(Task& t) {
+        if (!t.stack) return;
         std::lock_guard<std::mutex> lock(mutex_);
-        free_.push_back(static_cast<char*>(sc.sp) - kStack - page);
+        free_.push_back(t.stack);
+        t.stack = nullptr;
     }
 
    private:
     std::mutex mutex_;
     std::vector<void*> free_;
-};
-
-struct PooledStack {
-    Task* task;  // told its stack's bounds (AddressSanitizer needs them at every switch)
-    boost::context::stack_context allocate() {
-        boost::context::stack_context sc = StackPool::instance().allocate();
-        task->stack_bottom = static_cast<char*>(sc.sp) - sc.size;
-        task->stack_size = sc.size;
-        return sc;
-    }
-    void deallocate(boost::context::stack_context& sc) noexcept { StackPool::instance().deallocate(sc); }
 };
 
 // Node memory (the node's "L1"), reused across nodes and launches on a thread.
@@ -232,12 +225,11 @@ void require_kind(const Task& task, bool datamovement, const char* what, std::so
 
 namespace {
 
-// The worker loop's continuation while one of its kernels runs. A kernel that blocks hands
-// control straight to a runnable sibling of its node (fast mode: one context switch per hand-off)
-// or back to the loop. Whoever jumps names itself in t_switch_from, and the context it lands in
-// stores the jumper's continuation: in the jumper's Task, or, for the loop, in t_worker_loop.
-// (Plain pointers: thread_locals with destructors cost a guard check on every access.)
-thread_local boost::context::fiber* t_worker_loop = nullptr;
+// The worker loop's context while one of its kernels runs. A kernel that blocks hands control
+// straight to a runnable sibling of its node (fast mode: one context switch per hand-off) or back
+// to the loop. Whoever jumps names itself in t_switch_from, and the context it lands in stores
+// the jumper's context: in the jumper's Task, or, for the loop, in t_worker_loop.
+thread_local Context t_worker_loop = nullptr;
 thread_local Task* t_switch_from = nullptr;
 // Nodes the worker loop has started and not finished: hand-offs go straight to a sibling only
 // while there is one, so the loop still gets to poll other nodes (pipes) when there are several.
@@ -245,11 +237,12 @@ thread_local size_t t_active_nodes = 0;
 
 bool task_ready(const Task& t) { return !t.finished && (!t.blocked.ready || t.blocked.ready(t.blocked.arg)); }
 
+thread_local void* t_loop_fake_stack = nullptr;  // AddressSanitizer's, while the loop's stack is left
+
 // AddressSanitizer must be told of every stack switch (else it misreads the fiber stacks).
 #if defined(__SANITIZE_ADDRESS__)
 thread_local const void* t_loop_stack_bottom = nullptr;
 thread_local size_t t_loop_stack_size = 0;
-thread_local void* t_loop_fake_stack = nullptr;
 // Before leaving a context; `save` is null when the context is finishing for good.
 void asan_leave(void** save, const Task* to) {
     __sanitizer_start_switch_fiber(save, to ? to->stack_bottom : t_loop_stack_bottom,
@@ -277,12 +270,12 @@ void enter(Task& t) {
     t_current_dfbs = t.node->dfbs.data();
 }
 
-// Called where a context regains control, with the continuation of the one that jumped here.
-void arrived(boost::context::fiber&& from) {
+// Called where a context regains control, with the context of the one that jumped here.
+void arrived(Context from) {
     if (t_switch_from)
-        t_switch_from->fiber = std::move(from);
+        t_switch_from->context = from;
     else
-        *t_worker_loop = std::move(from);
+        t_worker_loop = from;
 }
 
 Task* runnable_sibling(const Task& t) {
@@ -294,25 +287,38 @@ Task* runnable_sibling(const Task& t) {
     return nullptr;
 }
 
-}  // namespace
-
-void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where) {
+// Records why the running kernel blocks and enters the one to run next: a runnable sibling
+// (fast mode, while its node is the worker's only one) or, when null, the worker loop.
+Task* block_running(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where) {
     Task* t = t_current_task;
     t->blocked = {ready, describe, arg, where};
     Task* next = t_active_nodes > 1 || t_current_op->validating() ? nullptr : runnable_sibling(*t);
     t_switch_from = t;
-    boost::context::fiber from;
-    asan_leave(&t->asan_fake_stack, next);
-    if (next) {
-        enter(*next);
-        from = std::move(next->fiber).resume();
-    } else {
-        from = std::move(*t_worker_loop).resume();
-    }
-    asan_arrive(t->asan_fake_stack, t_switch_from == nullptr);
-    arrived(std::move(from));
-    t->blocked.ready = nullptr;
+    if (next) enter(*next);
+    return next;
+}
+
+Context take_context(Task* next) { return std::exchange(next ? next->context : t_worker_loop, nullptr); }
+
+}  // namespace
+
+Context leave(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where) {
+    return take_context(block_running(ready, describe, arg, where));
+}
+
+void arrive(boost::context::detail::transfer_t from) {
+    arrived(from.fctx);
+    t_current_task->blocked.ready = nullptr;
     if (t_current_op && t_current_op->abort.load(std::memory_order_relaxed)) throw Aborted{};
+}
+
+void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where) {
+    Task* t = t_current_task;
+    Task* next = block_running(ready, describe, arg, where);
+    asan_leave(&t->asan_fake_stack, next);
+    auto from = boost::context::detail::jump_fcontext(take_context(next), nullptr);
+    asan_arrive(t->asan_fake_stack, t_switch_from == nullptr);
+    arrive(from);
 }
 
 void OperationState::fail(std::exception_ptr e) {
@@ -327,16 +333,36 @@ namespace {
 void resume(Task& t) {
     enter(t);
     t_switch_from = nullptr;
-#if defined(__SANITIZE_ADDRESS__)
     asan_leave(&t_loop_fake_stack, &t);
-    boost::context::fiber from = std::move(t.fiber).resume();
+    auto from = boost::context::detail::jump_fcontext(take_context(&t), nullptr);
     asan_arrive(t_loop_fake_stack, false);
-    arrived(std::move(from));
-#else
-    arrived(std::move(t.fiber).resume());
-#endif
+    arrived(from.fctx);
     t_current_task = nullptr;
     t_current_dfbs = nullptr;
+}
+
+// A kernel fiber's first frame: runs the kernel function, then leaves for good (its stack goes
+// back to the pool when its node retires).
+[[noreturn]] void kernel_entry(boost::context::detail::transfer_t from) {
+    asan_arrive(nullptr, t_switch_from == nullptr);
+    arrived(from.fctx);
+    Task& t = *t_current_task;
+    OperationState& op = *t.node->op;
+    try {
+        if (!op.abort.load()) op.kernels[static_cast<int>(t.kind)]();
+    } catch (const Aborted&) {
+    } catch (...) {
+        op.fail(std::current_exception());
+    }
+    t.finished = true;
+    t_switch_from = &t;
+    asan_leave(nullptr, nullptr);
+    boost::context::detail::jump_fcontext(take_context(nullptr), nullptr);
+    std::abort();  // a finished kernel is never resumed
+}
+
+void release_stacks(NodeState& node) {
+    for (Task& t : node.tasks) StackPool::instance().release(t);
 }
 
 void check_node_end(OperationState& op, NodeState& node) {
@@ -375,25 +401,7 @@ void admit(OperationState& op, NodeState& node, int worker) {
         t.node = &node;
         t.kind = static_cast<KernelKind>(k);
         t.worker = worker;
-        const std::function<void()>* fn = &op.kernels[k];
-        OperationState* opp = &op;
-        t.fiber = boost::context::fiber(std::allocator_arg, PooledStack{&t},
-                                        [&t, fn, opp](boost::context::fiber&& from) -> boost::context::fiber {
-                                            asan_arrive(nullptr, t_switch_from == nullptr);
-                                            arrived(std::move(from));
-                                            try {
-                                                if (!opp->abort.load()) (*fn)();
-                                            } catch (const boost::context::detail::forced_unwind&) {
-                                                throw;
-                                            } catch (const Aborted&) {
-                                            } catch (...) {
-                                                opp->fail(std::current_exception());
-                                            }
-                                            t.finished = true;
-                                            t_switch_from = &t;
-                                            asan_leave(nullptr, nullptr);
-                                            return std::move(*t_worker_loop);
-                                        });
+        t.context = boost::context::detail::make_fcontext(StackPool::instance().allocate(t), t.stack_size, kernel_entry);
     }
 }
 
@@ -429,6 +437,7 @@ void retire(OperationState& op, NodeState& node) {
     size_t bytes = 0;
     for (const auto& spec : op.dfbs) bytes += align64(spec->block_bytes * static_cast<size_t>(spec->block_count));
     give_node_memory(std::move(node.memory), bytes);
+    release_stacks(node);
 }
 
 std::string deadlock_report(const OperationState& op) {
@@ -471,8 +480,6 @@ struct Workers {
 
 void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, bool admit_all) {
     t_current_op = &op;
-    boost::context::fiber loop_continuation;
-    t_worker_loop = &loop_continuation;
     std::vector<NodeState*> active;
     auto start_node = [&](int idx) {
         NodeState& n = *op.nodes[static_cast<size_t>(idx)];
@@ -714,13 +721,13 @@ RunReport Operation::run(const ExecOptions& options, std::source_location loc) {
     // unwinds (Block destructors see the abort); a kernel that never started returns at once.
     if (op.abort.load()) {
         t_current_op = &op;
-        boost::context::fiber loop_continuation;
-        t_worker_loop = &loop_continuation;
         t_active_nodes = 0;
-        for (auto& n : op.nodes)
+        for (auto& n : op.nodes) {
+            if (!n) continue;
             for (Task& t : n->tasks)
-                while (t.fiber && !t.finished) resume(t);
-        t_worker_loop = nullptr;
+                while (t.context && !t.finished) resume(t);
+            release_stacks(*n);
+        }
         t_current_op = nullptr;
     }
     if (op.error) {

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "ttl/detail/storage.hpp"
+
 namespace ttl {
 
 std::string shape_str(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
@@ -20,19 +22,10 @@ int64_t count(const Shape& s) {
     return n;
 }
 
-std::shared_ptr<void> allocate(size_t bytes, bool zero) {
-    // 64-byte alignment: one cache line, one AVX-512 vector.
-    size_t padded = (bytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, padded == 0 ? 64 : padded);
-    if (!p) throw std::bad_alloc();
-    if (zero) std::memset(p, 0, padded == 0 ? 64 : padded);
-    return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-}
-
 }  // namespace
 
 Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), dtype_(dtype) {
-    storage_ = allocate(static_cast<size_t>(count(shape_)) * dtype_size(dtype_), true);
+    storage_ = detail::allocate_storage(static_cast<size_t>(count(shape_)) * dtype_size(dtype_), true);
     data_ = storage_.get();
 }
 
@@ -40,7 +33,7 @@ Tensor Tensor::empty(Shape shape, DType dtype) {
     Tensor t;
     t.shape_ = std::move(shape);
     t.dtype_ = dtype;
-    t.storage_ = allocate(static_cast<size_t>(count(t.shape_)) * dtype_size(dtype), false);
+    t.storage_ = detail::allocate_storage(static_cast<size_t>(count(t.shape_)) * dtype_size(dtype), false);
     t.data_ = t.storage_.get();
     return t;
 }

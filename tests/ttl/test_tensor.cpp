@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "runtime/thread_pool.hpp"
+#include "ttl/detail/storage.hpp"
 #include "ttl/tensor.hpp"
 
 TEST(Tensor, ShapeAndTiles) {
@@ -32,6 +33,31 @@ TEST(Tensor, ReshapeSharesStorageAndChecksCount) {
 TEST(Tensor, DtypeIsChecked) {
     ttl::Tensor t({4}, ttl::DType::I64);
     EXPECT_THROW(t.data<float>(), std::invalid_argument);
+}
+
+// Large storage comes back from the cache of freed mappings: the same memory, and still zero
+// when a zero-filled tensor is asked for.
+TEST(Tensor, LargeStorageIsReusedAndZeroed) {
+    const ttl::Shape shape{1024, 1024};  // 4 MiB
+    const void* first = nullptr;
+    {
+        ttl::Tensor a = ttl::Tensor::empty(shape);
+        std::fill(a.data<float>(), a.data<float>() + a.numel(), 7.0f);
+        first = a.data<float>();
+    }
+#if !defined(__SANITIZE_ADDRESS__)  // sanitizer builds take every block from malloc
+    EXPECT_GE(ttl::detail::cached_storage_bytes(), size_t{4} << 20);
+#endif
+    ttl::Tensor b(shape);
+#if !defined(__SANITIZE_ADDRESS__)
+    EXPECT_EQ(b.data<float>(), first);
+#else
+    (void)first;
+#endif
+    EXPECT_TRUE(std::all_of(b.data<float>(), b.data<float>() + b.numel(), [](float v) { return v == 0.0f; }));
+    ttl::Tensor c(ttl::Shape{1024, 1024});  // while b holds the cached block: a fresh one
+    EXPECT_NE(c.data<float>(), b.data<float>());
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(c.data<float>()) % 64, 0u);
 }
 
 TEST(Bf16, RoundsToNearestEven) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/context/detail/fcontext.hpp>
 #include <cstdint>
 #include <source_location>
 #include <string>
@@ -76,6 +77,41 @@ struct DfbState {
     void forget_zero_rows(int slot) { zero_rows_from[static_cast<size_t>(slot)] = spec->shape.rows * 32; }
     int free_blocks() const { return capacity - visible - reserved; }
 };
+
+// Why a kernel fiber is suspended, and how to tell when it can go on. Both functions take
+// `arg`; describe() runs only when a deadlock report needs it.
+using ReadyFn = bool (*)(const void*);
+using DescribeFn = std::string (*)(const void*);
+
+// Predicates of the rings, for suspending on them.
+bool ring_has_free_block(const void* dfb);
+bool ring_has_filled_block(const void* dfb);
+std::string describe_reserve(const void* dfb);
+std::string describe_wait(const void* dfb);
+
+// A kernel's suspended execution (Boost.Context's fcontext: a stack pointer).
+using Context = boost::context::detail::fcontext_t;
+
+// Suspends the running kernel until `ready(arg)` holds, in three steps: leave() records why it
+// blocks and picks the context to run instead (a runnable sibling kernel of its node, else the
+// worker loop), the jump, and arrive() on the way back. suspend_inline() does the jump in the
+// caller's own code: the switch then lands directly in the resumed kernel's code, with no
+// returns through frames of the other kernel's call chain, each of which the CPU's return
+// predictor would miss (measured: 20 ns instead of 7 per switch on Zen 5). It is the hand-off
+// through a full or empty ring. suspend_until() does all of it out of line (and tells
+// AddressSanitizer of the stack switch).
+Context leave(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where);
+void arrive(boost::context::detail::transfer_t from);
+void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where);
+
+[[gnu::always_inline]] inline void suspend_inline(ReadyFn ready, DescribeFn describe, const void* arg,
+                                                  std::source_location where) {
+#if defined(__SANITIZE_ADDRESS__)
+    suspend_until(ready, describe, arg, where);
+#else
+    arrive(boost::context::detail::jump_fcontext(leave(ready, describe, arg, where), nullptr));
+#endif
+}
 
 // The operation this thread is running (null outside Operation::run) and the running kernel's
 // node's rings (null outside kernels).

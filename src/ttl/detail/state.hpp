@@ -2,7 +2,6 @@
 #pragma once
 
 #include <atomic>
-#include <boost/context/fiber.hpp>
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
@@ -26,10 +25,6 @@ namespace ttl::detail {
 enum class KernelKind : uint8_t { Reader = 0, Compute = 1, Writer = 2 };
 const char* kernel_name(KernelKind kind);
 
-// Why a kernel fiber is suspended, and how to tell when it can go on. Both functions take
-// `arg`; describe() runs only when a deadlock report needs it.
-using ReadyFn = bool (*)(const void*);
-using DescribeFn = std::string (*)(const void*);
 struct BlockedOn {
     ReadyFn ready = nullptr;  // null: runnable
     DescribeFn describe = nullptr;
@@ -40,7 +35,8 @@ struct BlockedOn {
 struct Task {
     NodeState* node = nullptr;
     KernelKind kind = KernelKind::Compute;
-    boost::context::fiber fiber;  // the suspended kernel (empty while it runs or once it finished)
+    Context context = nullptr;  // the suspended kernel (null while it runs)
+    void* stack = nullptr;      // the fiber's stack mapping, from the pool
     const void* stack_bottom = nullptr;  // the fiber's stack, for AddressSanitizer's switch notes
     size_t stack_size = 0;
     void* asan_fake_stack = nullptr;
@@ -147,8 +143,7 @@ struct OperationState {
 // The kernel fiber running on this thread (null outside kernels).
 inline thread_local Task* t_current_task = nullptr;
 inline Task* current_task() { return t_current_task; }
-// Suspends the current kernel until `ready(arg)` holds.
-void suspend_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where);
+// Suspends the current kernel until `ready(arg)` holds, unless it holds already.
 inline void block_until(ReadyFn ready, DescribeFn describe, const void* arg, std::source_location where) {
     if (!ready(arg)) suspend_until(ready, describe, arg, where);
 }
