@@ -93,6 +93,8 @@ TEST(Lammps, MicelleForcesAndEnergies) {
     ForceFieldOptions tiles = pme;  // the pair forces by the ttl Operation, in fp32 tiles
     tiles.pair_kernel = PairKernel::ttl;
     expect_issue_bars(system, compute(system, tiles), lammps, "PME + ttl pair kernel");
+    tiles.pme_kernel = PmeKernel::ttl;  // and the mesh by the ttl Operations
+    expect_issue_bars(system, compute(system, tiles), lammps, "PME + ttl pair and mesh kernels");
 
     // The system as LAMMPS wrote it reads back into the same forces.
     System written = read_lammps_data(dir + "/written.data");
@@ -122,6 +124,8 @@ TEST(Lammps, RandomSystemForcesAndEnergies) {
     ForceFieldOptions tiles;
     tiles.pair_kernel = PairKernel::ttl;
     expect_issue_bars(system, compute(system, tiles), lammps, "PME + ttl pair kernel");
+    tiles.pme_kernel = PmeKernel::ttl;
+    expect_issue_bars(system, compute(system, tiles), lammps, "PME + ttl pair and mesh kernels");
 }
 
 TEST(Lammps, SpecialBondsMatch) {

@@ -143,6 +143,13 @@ TEST(Cli, GenerateForcesRun) {
     ASSERT_EQ(run.status, 0) << run.output;
     EXPECT_EQ(lines_of(dir + "/e.csv").size(), 4u);
     EXPECT_TRUE(std::filesystem::exists(dir + "/p.png"));
+    // Every hot kernel as a ttl Operation.
+    Command tiles = run_ttlm("md run --data " + dir + "/m.data --steps 20 --dt 0.005 --thermostat langevin --integrator "
+                             "ttl --pme-kernel ttl --pair-kernel ttl --energies " + dir + "/e_ttl.csv --every 10");
+    ASSERT_EQ(tiles.status, 0) << tiles.output;
+    EXPECT_NE(tiles.output.find("integrator by the ttl kernels"), std::string::npos) << tiles.output;
+    EXPECT_NE(tiles.output.find("mesh by the ttl kernels"), std::string::npos) << tiles.output;
+    EXPECT_EQ(lines_of(dir + "/e_ttl.csv").size(), 4u);
 
     // Bad input: an error naming the problem, exit status 1, no crash.
     std::ofstream(dir + "/broken.data") << "title\n\n3 atoms\n";
@@ -152,6 +159,12 @@ TEST(Cli, GenerateForcesRun) {
     Command bad_special = run_ttlm("md forces --data " + dir + "/m.data --special-lj 0,1");
     EXPECT_EQ(bad_special.status, 1);
     EXPECT_NE(bad_special.output.find("--special-lj: expected three numbers"), std::string::npos) << bad_special.output;
+    for (const char* option : {"--integrator", "--pme-kernel"}) {
+        Command bad_kernel = run_ttlm("md run --data " + dir + "/m.data --steps 1 --dt 0.005 " + option + " fp16");
+        EXPECT_EQ(bad_kernel.status, 1);
+        EXPECT_NE(bad_kernel.output.find(std::string(option) + ": expected simd or ttl"), std::string::npos)
+            << bad_kernel.output;
+    }
     Command small_box = run_ttlm("md forces --data " + dir + "/m.data --cutoff 5");
     EXPECT_EQ(small_box.status, 1);
     EXPECT_NE(small_box.output.find("smaller than twice the cutoff"), std::string::npos) << small_box.output;

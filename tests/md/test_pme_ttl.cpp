@@ -91,11 +91,13 @@ TEST(PmeTtl, ForcesMeetTheRequestedAccuracyAgainstEwald) {
                 SCOPED_TRACE(::testing::Message() << name << ": " << ttl.describe());
                 // As the double kernels (test_forces.cpp, PmeMeetsTheRequestedAccuracy), micelle allowance included.
                 EXPECT_LT(rms_difference(f_ttl, f_exact), 1.5 * accuracy);
-                EXPECT_LT(std::abs(r_ttl.energy.coul_recip - e.energy.coul_recip), accuracy * static_cast<double>(s.size()));
+                EXPECT_LT(std::abs(r_ttl.energy.coul_recip - e.energy.coul_recip),
+                          accuracy * static_cast<double>(s.size()));
                 // fp32 mesh: the k-space forces agree with the double kernels' to ~1e-6 of their size.
                 const double recip_scale = rms(f_exact) + 1;
                 EXPECT_LT(rms_difference(f_ttl, f_simd), 1e-5 * recip_scale);
-                EXPECT_NEAR(r_ttl.energy.coul_recip, r_simd.energy.coul_recip, 1e-6 * std::abs(r_simd.energy.coul_recip));
+                EXPECT_NEAR(r_ttl.energy.coul_recip, r_simd.energy.coul_recip,
+                            1e-6 * std::abs(r_simd.energy.coul_recip));
                 EXPECT_NEAR(r_ttl.virial, r_simd.virial, 1e-6 * std::abs(r_simd.virial));
                 std::printf("%s, order %d, accuracy %g: ttl vs Ewald %.3g, ttl vs simd %.3g (force RMS)\n", name, order,
                             accuracy, rms_difference(f_ttl, f_exact), rms_difference(f_ttl, f_simd));

@@ -221,7 +221,18 @@ struct BenchFlags {
     double dt = 0.005;
     bool json = false;
     bool no_lammps = false;
+    bool no_ttl = false;
 };
+
+// Milliseconds per NVE step over `steps`, after a warm-up (the first list build, allocations).
+double time_steps(System& system, ForceField& ff, const IntegratorOptions& options, int64_t steps) {
+    Integrator integrator(system, ff, options);
+    for (int k = 0; k < 5; ++k) integrator.step();
+    auto start = std::chrono::steady_clock::now();
+    for (int64_t k = 0; k < steps; ++k) integrator.step();
+    return 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
+           static_cast<double>(std::max<int64_t>(1, steps));
+}
 
 int bench_verb(BenchFlags& b, ForceFieldFlags& flags) {
     ForceFieldOptions options = flags.resolve();
@@ -233,16 +244,11 @@ int bench_verb(BenchFlags& b, ForceFieldFlags& flags) {
     else
         throw std::invalid_argument(fmt::format("--system: expected random or micelle, got '{}'", b.system));
     const int threads = runtime::num_threads();
-    System initial = system;
+    const System initial = system;
     ForceField ff(system, options);
     IntegratorOptions integrator_options;
     integrator_options.dt = b.dt;
-    Integrator integrator(system, ff, integrator_options);
-    for (int k = 0; k < 5; ++k) integrator.step();  // warm-up: first list build, allocations
-    auto start = std::chrono::steady_clock::now();
-    for (int64_t k = 0; k < b.steps; ++k) integrator.step();
-    double ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
-                static_cast<double>(std::max<int64_t>(1, b.steps));
+    const double ms = time_steps(system, ff, integrator_options, b.steps);
 
     nlohmann::ordered_json j;
     j["atoms"] = system.size();
@@ -252,6 +258,17 @@ int bench_verb(BenchFlags& b, ForceFieldFlags& flags) {
     j["steps"] = b.steps;
     j["kspace"] = ff.describe();
     j["neighbor_builds"] = ff.neighbor_list().builds();
+    if (!b.no_ttl) {
+        // Every hot kernel as a ttl Operation on fp32 tiles: pair forces, PME mesh, integrator.
+        System tiles_system = initial;
+        ForceFieldOptions tiles = options;
+        tiles.pair_kernel = PairKernel::ttl;
+        tiles.pme_kernel = PmeKernel::ttl;
+        ForceField tiles_ff(tiles_system, tiles);
+        IntegratorOptions tiles_integrator = integrator_options;
+        tiles_integrator.kernel = IntegratorKernel::ttl;
+        j["ms_per_step_ttl"] = time_steps(tiles_system, tiles_ff, tiles_integrator, b.steps);
+    }
     std::string lammps_note;
     if (!b.no_lammps && find_lammps()) {
         std::string dir = (std::filesystem::temp_directory_path() / fmt::format("ttlm-bench-md-{}", getpid())).string();
@@ -278,6 +295,9 @@ int bench_verb(BenchFlags& b, ForceFieldFlags& flags) {
     } else {
         print_line(fmt::format("md {} system, {} atoms, {} threads: {:.3f} ms/step over {} steps ({})", b.system,
                                system.size(), threads, ms, b.steps, ff.describe()));
+        if (j.contains("ms_per_step_ttl"))
+            print_line(fmt::format("all ttl kernels (pair, PME mesh, integrator; fp32 tiles): {:.3f} ms/step",
+                                   j["ms_per_step_ttl"].get<double>()));
         if (j.contains("lammps_ms_per_step"))
             print_line(fmt::format("LAMMPS (mpirun -np {}, pppm grid {}): {:.3f} ms/step over {} steps", threads,
                                    j.value("lammps_pppm_grid", std::string("?")), j["lammps_ms_per_step"].get<double>(),
@@ -376,6 +396,7 @@ void add_md_verbs(CLI::App& app, CLI::App& bench) {
     bench_md->add_option("--dt", bf.dt, "time step")->capture_default_str();
     bench_md->add_flag("--json", bf.json, "print JSON");
     bench_md->add_flag("--no-lammps", bf.no_lammps, "do not run LAMMPS");
+    bench_md->add_flag("--no-ttl", bf.no_ttl, "do not time the all-ttl path (ms_per_step_ttl)");
     on_run(bench_md, [b] { return bench_verb(b->flags, *b->ff); });
 }
 

@@ -20,7 +20,8 @@ template <typename F>
 void fill_atoms(ttl::Tensor& tensor, int64_t atoms, F&& value) {
     float* out = tensor.data<float>();
     runtime::parallel_for(
-        atoms, [&](int64_t begin, int64_t end) {
+        atoms,
+        [&](int64_t begin, int64_t end) {
             for (int64_t i = begin; i < end; ++i) out[i] = static_cast<float>(value(i));
         },
         4096);
@@ -69,8 +70,7 @@ IntegratorTtl::IntegratorTtl(const System& system, const IntegratorOptions& opti
 
 void IntegratorTtl::load_forces(std::span<const Vec3> forces) {
     if (static_cast<int64_t>(forces.size()) != atoms_)
-        throw std::invalid_argument(
-            fmt::format("ttl integrator: {} forces for {} atoms", forces.size(), atoms_));
+        throw std::invalid_argument(fmt::format("ttl integrator: {} forces for {} atoms", forces.size(), atoms_));
     for (int d = 0; d < 3; ++d) fill_atoms(forces_[d], atoms_, [&](int64_t i) { return forces[i][d]; });
 }
 
@@ -134,8 +134,8 @@ void IntegratorTtl::run(Stage stage, const ttl::ExecOptions& options) {
                     continue;
                 }
                 auto noise = noise_dfb.wait();
-                auto half_drifted = wrap(x + kicked * half_dt, length[d]);  // A
-                auto thermalised = kicked * friction + *s * noise;       // O
+                auto half_drifted = wrap(x + kicked * half_dt, length[d]);           // A
+                auto thermalised = kicked * friction + *s * noise;                   // O
                 x_out.store(wrap(half_drifted + thermalised * half_dt, length[d]));  // A
                 v_out.store(thermalised);
             }
@@ -195,7 +195,8 @@ void IntegratorTtl::store_positions(System& system) const {
                     ids_[i], x[i], d, length));
     }
     runtime::parallel_for(
-        atoms_, [&](int64_t begin, int64_t end) {
+        atoms_,
+        [&](int64_t begin, int64_t end) {
             for (int64_t i = begin; i < end; ++i) {
                 Vec3 p;
                 for (int d = 0; d < 3; ++d) p[d] = box_.lo[d] + positions_[d].data<float>()[i];
@@ -208,7 +209,8 @@ void IntegratorTtl::store_positions(System& system) const {
 
 void IntegratorTtl::store_velocities(System& system) const {
     runtime::parallel_for(
-        atoms_, [&](int64_t begin, int64_t end) {
+        atoms_,
+        [&](int64_t begin, int64_t end) {
             for (int64_t i = begin; i < end; ++i)
                 for (int d = 0; d < 3; ++d) system.velocities[i][d] = velocities_[d].data<float>()[i];
         },

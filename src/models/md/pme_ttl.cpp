@@ -46,14 +46,16 @@ PmeMeshTtl::PmeMeshTtl(std::array<int, 3> size, int order)
         throw std::invalid_argument(fmt::format("pme ttl: order must be 1..{} (got {})", kTile - 1, order));
     for (int d = 0; d < 3; ++d)
         if (size[d] < order)
-            throw std::invalid_argument(fmt::format("pme ttl: grid size {} is smaller than the order {}", size[d], order));
+            throw std::invalid_argument(
+                fmt::format("pme ttl: grid size {} is smaller than the order {}", size[d], order));
     columns_ = tiles_y_ * tiles_z_;
     mesh_ = ttl::Tensor({int64_t{size[0]} * tiles_y_ * kTile, int64_t{tiles_z_} * kTile});
     mesh_.set_name("mesh");
 }
 
 void PmeMeshTtl::reserve(int64_t chunks, int64_t weight_columns) {
-    for (auto [t, name] : {std::pair{&wy_, "wy"}, std::pair{&dwy_, "dwy"}, std::pair{&wz_, "wz"}, std::pair{&dwz_, "dwz"}})
+    for (auto [t, name] :
+         {std::pair{&wy_, "wy"}, std::pair{&dwy_, "dwy"}, std::pair{&wz_, "wz"}, std::pair{&dwz_, "dwz"}})
         ensure_rows(*t, chunks * kTile, kTile, name);
     for (auto [t, name] : {std::pair{&charge_, "charge"}, std::pair{&grad_x_, "grad_x"}, std::pair{&grad_y_, "grad_y"},
                            std::pair{&grad_z_, "grad_z"}})
@@ -98,7 +100,8 @@ void PmeMeshTtl::assign(const MeshStencils& stencils, std::span<const double> ch
         for (int32_t k = begin; k < end;) {
             Chunk c{column, stencils.base[binned[k]][0], 0, weight_columns};
             int32_t last = k;
-            while (last < end && last - k < kTile && stencils.base[binned[last]][0] - c.plane <= kMaxPlaneSpread) ++last;
+            while (last < end && last - k < kTile && stencils.base[binned[last]][0] - c.plane <= kMaxPlaneSpread)
+                ++last;
             c.planes = stencils.base[binned[last - 1]][0] - c.plane + p;
             weight_columns += c.planes;
             chunks_.push_back(c);
@@ -154,7 +157,8 @@ void PmeMeshTtl::assign(const MeshStencils& stencils, std::span<const double> ch
     tile_entries_.resize(tile_start_.back());
     std::vector<int32_t> fill(tile_start_.begin(), tile_start_.end() - 1);
     for (int32_t c = 0; c < static_cast<int32_t>(chunks); ++c)
-        for (int j = 0; j < chunks_[c].planes; ++j) tile_entries_[fill[tile_of(chunks_[c], j)]++] = {c, chunks_[c].weights + j};
+        for (int j = 0; j < chunks_[c].planes; ++j)
+            tile_entries_[fill[tile_of(chunks_[c], j)]++] = {c, chunks_[c].weights + j};
 }
 
 void PmeMeshTtl::spread(double* grid, int64_t row_stride, const ttl::ExecOptions& options) {
@@ -182,8 +186,8 @@ void PmeMeshTtl::spread(double* grid, int64_t row_stride, const ttl::ExecOptions
                 auto q = q_dfb.wait();
                 auto wx = wx_dfb.wait();
                 // Q[y, z] += sum over the chunk's atoms i of Wy[i, y] q_i Wx[i] Wz[i, z]
-                out += math::matmul(math::transpose(wy),
-                                    wz * math::broadcast(q, BcastDim::Col, tile) * math::broadcast(wx, BcastDim::Col, tile));
+                out += math::matmul(math::transpose(wy), wz * math::broadcast(q, BcastDim::Col, tile) *
+                                                             math::broadcast(wx, BcastDim::Col, tile));
             }
         }
     });
@@ -300,7 +304,8 @@ void PmeMeshTtl::gradients(const double* phi, int64_t row_stride, std::span<Vec3
     op.datamovement([&] {  // writer: each chunk's rows by the node that computed them
         auto [begin, end] = ttl::node_work(chunks);
         for (int64_t c = begin; c < end; ++c)
-            for (auto [dfb, dst] : {std::pair{&gx_dfb, &grad_x_}, std::pair{&gy_dfb, &grad_y_}, std::pair{&gz_dfb, &grad_z_}}) {
+            for (auto [dfb, dst] :
+                 {std::pair{&gx_dfb, &grad_x_}, std::pair{&gy_dfb, &grad_y_}, std::pair{&gz_dfb, &grad_z_}}) {
                 auto blk = dfb->wait();
                 ttl::copy(blk, (*dst)(c, 0)).wait();
             }

@@ -11,11 +11,11 @@
 // Wy' and Wz' for the other two gradient components.
 //
 // The host (a reader kernel's raw reads, on the chip) bins the atoms by the (ty, tz) tile column their
-// stencil touches (1, 2 or 4 of them), sorts each bin by the atom's first x plane and cuts it into
-// chunks of 32 atoms (a chunk's atoms share one Wy and one Wz tile for all the planes they touch),
-// and lists, per mesh tile, the chunks touching it. No write-write race between nodes: a node owns
+// stencil touches (1, 2 or 4 of them; up to 9 where a grid's last tile is a sliver), sorts each bin
+// by the atom's first x plane and cuts it into chunks of up to 32 atoms (a chunk's atoms share one Wy
+// and one Wz tile for all the planes they touch), and lists, per mesh tile, the chunks touching it. No write-write race between nodes: a node owns
 // whole mesh tiles when spreading (it sums all their chunks in L1 and writes each tile once) and
-// whole chunks when interpolating; the host adds an atom's (at most 4) chunk results.
+// whole chunks when interpolating; the host adds up an atom's chunk results.
 //
 // The alternative, a node per slab of planes scattering its atoms point by point, is what the double
 // SIMD kernel does (pme.cpp); ttl has no scatter, and the chip's vector unit would do it slowly.
@@ -56,8 +56,8 @@ class PmeMeshTtl {
 
    private:
     struct Chunk {
-        int32_t column = 0;   // its (ty, tz) tile column, ty * tiles_z + tz
-        int32_t plane = 0;    // first x plane touched (unwrapped: planes plane .. plane + planes - 1, mod nx)
+        int32_t column = 0;  // its (ty, tz) tile column, ty * tiles_z + tz
+        int32_t plane = 0;   // first x plane touched (unwrapped: planes plane .. plane + planes - 1, mod nx)
         int32_t planes = 0;
         int32_t weights = 0;  // index of its first x-weight column tile
     };
@@ -75,9 +75,9 @@ class PmeMeshTtl {
     std::vector<std::array<int32_t, 2>> tile_entries_;
     // [chunks * 32, 32]: rows are a chunk's atoms, columns the points of its y (z) tile.
     ttl::Tensor wy_, dwy_, wz_, dwz_;
-    ttl::Tensor charge_;   // [chunks * 32, 1]
-    ttl::Tensor wx_, dwx_;  // [x-weight columns * 32, 1]: per chunk and plane, each atom's x weight
-    ttl::Tensor mesh_;     // [nx * tiles_y * 32, tiles_z * 32]
+    ttl::Tensor charge_;                    // [chunks * 32, 1]
+    ttl::Tensor wx_, dwx_;                  // [x-weight columns * 32, 1]: per chunk and plane, each atom's x weight
+    ttl::Tensor mesh_;                      // [nx * tiles_y * 32, tiles_z * 32]
     ttl::Tensor grad_x_, grad_y_, grad_z_;  // [chunks * 32, 1]
 };
 
