@@ -16,8 +16,9 @@ using namespace detail;
 namespace {
 
 constexpr int64_t kT = kTileDim;
-// Writes of at least this many contiguous bytes bypass the cache (see simd::stream_copy).
-constexpr size_t kStreamingWrite = 64 << 10;
+// Writes into tensors of at least this size bypass the cache (see simd::stream_copy_rows): they
+// will be evicted before anything reads them again.
+constexpr size_t kStreamingTensor = 8 << 20;
 
 std::string slice_str(const TensorSlice& s) {
     auto idx = [](const TileIndex& i) {
@@ -104,10 +105,16 @@ void write_tiles(const void* block, DType bt, TileShape shape, const TensorSlice
     const char* bp = static_cast<const char*>(block);
     if (xt == bt && valid_cols == bcols && bcols == xcols) {  // one contiguous run
         const size_t bytes = static_cast<size_t>(valid_rows * bcols) * xs;
-        if (bytes >= kStreamingWrite)
-            simd::stream_copy(xp + static_cast<size_t>(r0 * xcols) * xs, bp, bytes);
+        if (x.nbytes() >= kStreamingTensor)
+            simd::stream_copy_rows(xp + static_cast<size_t>(r0 * xcols) * xs, bytes, bp, bytes, bytes, 1);
         else
             std::memcpy(xp + static_cast<size_t>(r0 * xcols) * xs, bp, bytes);
+        return;
+    }
+    if (xt == bt && x.nbytes() >= kStreamingTensor) {
+        simd::stream_copy_rows(xp + static_cast<size_t>(r0 * xcols + c0) * xs, static_cast<size_t>(xcols) * xs, bp,
+                               static_cast<size_t>(bcols) * bs, static_cast<size_t>(valid_cols) * xs,
+                               static_cast<size_t>(std::max<int64_t>(valid_rows, 0)));
         return;
     }
     for (int64_t r = 0; r < valid_rows; ++r)

@@ -1,6 +1,8 @@
 // The vector kernels behind block math against plain loops (fp64 where accuracy matters).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -88,17 +90,26 @@ TEST(Simd, MatmulWithRemaindersMatchesFp64) {
     }
 }
 
-TEST(Simd, StreamCopyAnyAlignmentAndLength) {
+TEST(Simd, StreamCopyRowsAnyAlignmentLengthAndStride) {
     std::vector<unsigned char> src(300000), dst(300000 + 64);
     for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 31 + 7);
     for (size_t offset : {0, 1, 13, 32, 63})
-        for (size_t len : {0, 5, 64, 4096 + 3, 200000}) {
+        for (size_t len : {0, 5, 64, 4096 + 3, 200000}) {  // one row
             std::fill(dst.begin(), dst.end(), 0xAA);
-            stream_copy(dst.data() + offset, src.data() + 3, len);
+            stream_copy_rows(dst.data() + offset, len, src.data() + 3, len, len, 1);
             ASSERT_EQ(std::memcmp(dst.data() + offset, src.data() + 3, len), 0) << offset << " " << len;
             ASSERT_EQ(dst[offset + len], 0xAA) << "wrote past the end";
             if (offset) ASSERT_EQ(dst[offset - 1], 0xAA) << "wrote before the start";
         }
+    // 7 rows of 1000 bytes, source stride 1100, destination stride 1500: the gaps stay untouched.
+    std::fill(dst.begin(), dst.end(), 0xAA);
+    stream_copy_rows(dst.data() + 5, 1500, src.data() + 1, 1100, 1000, 7);
+    for (size_t r = 0; r < 7; ++r) {
+        ASSERT_EQ(std::memcmp(dst.data() + 5 + r * 1500, src.data() + 1 + r * 1100, 1000), 0) << r;
+        ASSERT_TRUE(std::all_of(dst.data() + 5 + r * 1500 + 1000, dst.data() + 5 + (r + 1) * 1500,
+                                [](unsigned char v) { return v == 0xAA; }))
+            << "gap after row " << r;
+    }
 }
 
 TEST(Simd, Bf16RoundTripRoundsToNearestEven) {

@@ -318,25 +318,27 @@ void Engram::forward_fused(const Tensor& hidden, EngramStages& s, StageTimes& t,
     gi.hidden_size = static_cast<int>(Hp);
     gi.norm_size = static_cast<int>(H);
     gi.eps = kFloat32Eps;
+    gi.conv_norm_eps = kConvNormEps;
     Tensor gated = Tensor::empty({N, hc * Hp}, dt);
-    std::vector<Tensor> gate_cols;
-    if (o.keep_stages)
-        for (int64_t h = 0; h < hc; ++h) gate_cols.emplace_back(Shape{N, 1});
-    gating_kernel(gi, gated, o.keep_stages ? &gate_cols : nullptr, exec);
+    std::vector<Tensor> gate_cols, conv_inverse_rms;
+    for (int64_t h = 0; h < hc; ++h) {
+        if (o.keep_stages) gate_cols.push_back(Tensor::empty({N, 1}));
+        conv_inverse_rms.push_back(Tensor::empty({N, 1}));
+    }
+    gating_kernel(gi, gated, conv_inverse_rms, o.keep_stages ? &gate_cols : nullptr, exec);
     t.gating_ms = ms_since(t0);
 
     t0 = std::chrono::steady_clock::now();
     ConvInputs ci;
     ci.gated = &gated;
+    ci.inverse_rms = conv_inverse_rms;
     ci.batch = static_cast<int>(B);
     ci.seq_tiles = static_cast<int>(Lp / ttl::kTileDim);
     ci.norm_weight = conv_norm_rows_;
     ci.taps = conv_taps_;
     ci.branches = static_cast<int>(hc);
     ci.hidden_size = static_cast<int>(Hp);
-    ci.norm_size = static_cast<int>(H);
     ci.dilation = config_.max_ngram_size;
-    ci.eps = kConvNormEps;
     ci.nodes_per_sequence = o.conv_nodes_per_sequence;
     Tensor output = Tensor::empty({N, hc * Hp}, dt);
     Tensor conv = o.keep_stages ? Tensor::empty({N, hc * Hp}, dt) : Tensor();

@@ -30,20 +30,21 @@ BlockExpr zero_tile() { return math::fill(0.0f, {1, 1}); }
 
 }  // namespace
 
-RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tensor>* gates, const ExecOptions& options) {
+RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tensor>& conv_inverse_rms,
+                        std::vector<Tensor>* gates, const ExecOptions& options) {
     const int hc = in.branches, H = in.hidden_size;
     if (H % kTileDim) throw std::invalid_argument(fmt::format("gating_kernel: hidden size {} is not a multiple of 32", H));
     const Tensor& kv = *in.kv;
     const Tensor& hs = *in.hidden;
     const int ht = H / kTileDim;
     const DType dt = gated.dtype();
-    // Buffers: k, q, w, v, out double-buffered, chunk wide; gates one tile.
-    const int cw = chunk_tiles(ht, dt, 2, 10);
+    // Buffers: k, q, w, v, out double-buffered, chunk wide; gates and inverse RMS one tile.
+    const int cw = chunk_tiles(ht, dt, 4, 10);
     const int chunks = ht / cw;
     const TileShape chunk{1, cw};
     const int64_t token_tiles = kv.tile_rows();
     const float n = static_cast<float>(in.norm_size > 0 ? in.norm_size : H);
-    const float inv_h = 1.0f / n, inv_sqrt_h = 1.0f / std::sqrt(n), eps = in.eps;
+    const float inv_h = 1.0f / n, inv_sqrt_h = 1.0f / std::sqrt(n), eps = in.eps, conv_eps = in.conv_norm_eps;
     auto cols = [&](int block, int c) { return slice(int64_t(block) * ht + int64_t(c) * cw, int64_t(block) * ht + int64_t(c + 1) * cw); };
 
     Operation op("engram_gating", Grid::Auto);
@@ -53,6 +54,7 @@ RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tenso
     auto v_dfb = make_dataflow_buffer_like(op, kv, chunk, 2, "value");
     auto out_dfb = make_dataflow_buffer_like(op, gated, chunk, 2, "gated");
     auto g_dfb = make_dataflow_buffer_like(op, gated, {1, 1}, 2, "gate", DType::F32);
+    auto rms_dfb = make_dataflow_buffer_like(op, gated, {1, 1}, 2, "conv_inverse_rms", DType::F32);
 
     op.compute([&] {
         auto [begin, end] = node_work(token_tiles);
@@ -78,12 +80,20 @@ RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tenso
                 }
                 gate.push_back(g);
             }
+            BlockExpr ssv = zero_tile();
             for (int c = 0; c < chunks; ++c) {
                 auto v = v_dfb.wait();
+                ssv = ssv + math::reduce_sum(v * v, ReduceDim::Row);
                 for (int h = 0; h < hc; ++h) {
                     auto o = out_dfb.reserve();
                     o.store(v * math::broadcast(gate[static_cast<size_t>(h)], BcastDim::Col, chunk));
                 }
+            }
+            // The conv's RMSNorm of gate * value: mean((g v)^2) = g^2 mean(v^2), one value per token.
+            for (int h = 0; h < hc; ++h) {
+                const BlockExpr& g = gate[static_cast<size_t>(h)];
+                auto rb = rms_dfb.reserve();
+                rb.store(math::rsqrt(g * g * ssv * inv_h + conv_eps));
             }
         }
     });
@@ -121,6 +131,10 @@ RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tenso
                     auto o = out_dfb.wait();
                     copy(o, gated(r, cols(h, c))).wait();
                 }
+            for (int h = 0; h < hc; ++h) {
+                auto rb = rms_dfb.wait();
+                copy(rb, conv_inverse_rms[static_cast<size_t>(h)](r, 0)).wait();
+            }
         }
     });
     return op.run(options);
@@ -136,12 +150,13 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     const Tensor& x = *in.gated;
     const int ht = H / kTileDim;
     const DType dt = output.dtype();
-    // Per chunk tile: x, nw, bnd_in, bnd_out, out, conv (2 each), taps (2 each), history (hc * chunks + 1).
+    // Per chunk tile: x, nw, bnd_in, bnd_out, out, conv (2 each), taps (2 each), history (hc * chunks + 1);
+    // and two tiles of inverse RMS.
     int cw = 1;
     for (int c = std::min(ht, 32); c >= 1; --c) {
         if (ht % c) continue;
         const int chunks = ht / c;
-        size_t tiles = static_cast<size_t>(c) * (12 + 2 * K + hc * chunks + 1);
+        size_t tiles = static_cast<size_t>(c) * (12 + 2 * K + hc * chunks + 1) + 2;
         if (tiles * tile_bytes(dt) <= arch_limits(default_options().arch).l1_bytes) {
             cw = c;
             break;
@@ -156,7 +171,6 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     const int per_seq = in.nodes_per_sequence > 0
                             ? std::min(in.nodes_per_sequence, seq_tiles)
                             : std::max(1, std::min(seq_tiles / 4, workers / std::max(1, in.batch)));
-    const float inv_h = 1.0f / static_cast<float>(in.norm_size > 0 ? in.norm_size : H), eps = in.eps;
     auto cols = [&](int h, int c) { return slice(int64_t(h) * ht + int64_t(c) * cw, int64_t(h) * ht + int64_t(c + 1) * cw); };
     // This node's tile rows of its sequence: [r0, r1), as global tile-row indices.
     struct Range {
@@ -172,6 +186,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
 
     Operation op("engram_conv", Grid{per_seq, in.batch});
     auto x_dfb = make_dataflow_buffer_like(op, x, chunk, 2, "x");
+    auto inv_dfb = make_dataflow_buffer_like(op, in.inverse_rms[0], {1, 1}, 2, "inverse_rms");
     auto nw_dfb = make_dataflow_buffer_like(op, in.norm_weight[0], chunk, 2, "norm_weight");
     std::vector<DataflowBuffer> tap_dfb;
     for (int k = 0; k < K; ++k) tap_dfb.push_back(make_dataflow_buffer_like(op, in.taps[0], chunk, 2, fmt::format("tap{}", k)));
@@ -191,19 +206,10 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     // soon as its main stretch is done, so no node waits for another in the middle of its work.
     op.compute([&] {
         const Range my = my_range();
-        // Phase 1 of RMSNorm: the inverse RMS of each token of the tile row, for one branch.
-        auto inverse_rms = [&] {
-            BlockExpr ss = zero_tile();
-            for (int c = 0; c < chunks; ++c) {
-                auto xv = x_dfb.wait();
-                ss = ss + math::reduce_sum(xv * xv, ReduceDim::Row);
-            }
-            return math::rsqrt(ss * inv_h + eps);  // valid in column 0
-        };
         // Normalise one tile row into `to` (history or boundary), chunk by chunk.
         auto normalise_into = [&](DataflowBuffer& to) {
             for (int h = 0; h < hc; ++h) {
-                auto inv = inverse_rms();
+                auto inv = inv_dfb.wait();  // valid in column 0
                 for (int c = 0; c < chunks; ++c) {
                     auto xv = x_dfb.wait();
                     auto nw = nw_dfb.wait();
@@ -215,7 +221,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
         // One tile row's output; `prev` gives the previous tile row's normalised chunk.
         auto convolve = [&](bool keep_history, auto&& prev_block) {
             for (int h = 0; h < hc; ++h) {
-                auto inv = inverse_rms();
+                auto inv = inv_dfb.wait();  // valid in column 0
                 for (int c = 0; c < chunks; ++c) {
                     auto xv = x_dfb.wait();
                     auto nw = nw_dfb.wait();
@@ -271,9 +277,13 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
             auto nb = nw_dfb.reserve();
             copy(in.norm_weight[static_cast<size_t>(h)](0, cols(0, c)), nb).wait();
         };
+        auto read_inverse_rms = [&](int64_t r, int h) {
+            auto ib = inv_dfb.reserve();
+            copy(in.inverse_rms[static_cast<size_t>(h)](r, 0), ib).wait();
+        };
         auto read_normalise = [&](int64_t r) {
             for (int h = 0; h < hc; ++h) {
-                for (int c = 0; c < chunks; ++c) read_x(r, h, c);
+                read_inverse_rms(r, h);
                 for (int c = 0; c < chunks; ++c) {
                     read_x(r, h, c);
                     read_nw(h, c);
@@ -282,7 +292,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
         };
         auto read_convolve = [&](int64_t r, bool receive) {
             for (int h = 0; h < hc; ++h) {
-                for (int c = 0; c < chunks; ++c) read_x(r, h, c);
+                read_inverse_rms(r, h);
                 for (int c = 0; c < chunks; ++c) {
                     read_x(r, h, c);
                     read_nw(h, c);

@@ -18,28 +18,32 @@ struct GatingInputs {
     int hidden_size = 1024;      // H as laid out: a multiple of 32 (zero-padded channels past norm_size)
     int norm_size = 0;           // the model's H, for the means and 1/sqrt(H) (0: hidden_size)
     float eps = 1.1920929e-07f;  // torch.finfo(float32).eps, the reference's RMSNorm default
+    float conv_norm_eps = 1e-5f; // the ShortConv's RMSNorm
 };
 
 // gated[:, h*H:(h+1)*H] = sigmoid(signsqrt(<rmsnorm(k_h) w1, rmsnorm(q_h) w2> / sqrt(H))) * value.
-// gates (optional): one [N, 1] tensor per branch. Grid auto: nodes share the token tiles.
-ttl::RunReport gating_kernel(const GatingInputs& in, ttl::Tensor& gated, std::vector<ttl::Tensor>* gates,
-                             const ttl::ExecOptions& options = ttl::default_options());
+// conv_inverse_rms[h] ([N, 1], f32): 1 / sqrt(mean(gated_h^2) + conv_norm_eps), the statistics of
+// the conv's RMSNorm, computed here as g^2 mean(value^2) while the value streams by, so that the
+// conv kernel reads gated once. gates (optional): one [N, 1] tensor per branch. Grid auto: nodes
+// share the token tiles.
+ttl::RunReport gating_kernel(const GatingInputs& in, ttl::Tensor& gated, std::vector<ttl::Tensor>& conv_inverse_rms,
+                             std::vector<ttl::Tensor>* gates, const ttl::ExecOptions& options = ttl::default_options());
 
 struct ConvInputs {
     const ttl::Tensor* gated;          // [B * Lp, hc * H], Lp a multiple of 32 (sequences padded at the end)
+    std::vector<ttl::Tensor> inverse_rms;  // per branch [B * Lp, 1]: the RMSNorm's 1 / rms (gating_kernel's)
     int batch = 1;
     int seq_tiles = 1;                 // Lp / 32
     std::vector<ttl::Tensor> norm_weight;  // short_conv.norms[h].weight as [1, H] rows
     std::vector<ttl::Tensor> taps;         // conv weight, tap-major: taps[k] is [1, hc * H]
     int branches = 4;
     int hidden_size = 1024;            // as laid out, a multiple of 32
-    int norm_size = 0;                 // the model's H (0: hidden_size)
     int dilation = 3;
-    float eps = 1e-5f;
     int nodes_per_sequence = 0;        // 0: one per worker (a cross-worker boundary costs more than it shares)
 };
 
-// output = gated + SiLU(causal depthwise conv(RMSNorm(gated))), per branch. Nodes (x, b) split
+// output = gated + SiLU(causal depthwise conv(RMSNorm(gated))), per branch, the RMSNorm being
+// gated * inverse_rms * norm_weight (one read of gated). Nodes (x, b) split
 // sequence b; each node sends the normalised last tile row of its range (the conv's boundary
 // context: (K-1)*dilation rows) to node (x+1, b) over a pipe. conv (optional) = the SiLU term.
 ttl::RunReport conv_kernel(const ConvInputs& in, ttl::Tensor& output, ttl::Tensor* conv,

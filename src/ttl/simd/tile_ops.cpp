@@ -286,24 +286,28 @@ void F32ToBf16Impl(const float* in, uint16_t* out, size_t n) {
     for (size_t i = 0; i < n; ++i) out[i] = float_to_bf16_bits(in[i]);
 }
 
-void StreamCopyImpl(void* dst, const void* src, size_t bytes) {
+// Rows of `row_bytes`, `rows` of them, at the given strides, with non-temporal stores.
+void StreamCopyRowsImpl(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes,
+                        size_t rows) {
     const hn::ScalableTag<uint8_t> d;
     const size_t L = hn::Lanes(d);
-    auto* out = static_cast<uint8_t*>(dst);
-    const auto* in = static_cast<const uint8_t*>(src);
-    // Align the destination to a vector, stream the body, copy the tail normally.
-    size_t head = (L - reinterpret_cast<uintptr_t>(out) % L) % L;
-    if (head > bytes) head = bytes;
-    std::memcpy(out, in, head);
-    size_t i = head;
-    for (; i + 4 * L <= bytes; i += 4 * L) {
-        hn::Stream(hn::LoadU(d, in + i), d, out + i);
-        hn::Stream(hn::LoadU(d, in + i + L), d, out + i + L);
-        hn::Stream(hn::LoadU(d, in + i + 2 * L), d, out + i + 2 * L);
-        hn::Stream(hn::LoadU(d, in + i + 3 * L), d, out + i + 3 * L);
+    for (size_t r = 0; r < rows; ++r) {
+        auto* out = static_cast<uint8_t*>(dst) + r * dst_stride;
+        const auto* in = static_cast<const uint8_t*>(src) + r * src_stride;
+        // Align the destination to a vector, stream the body, copy the tail normally.
+        size_t head = (L - reinterpret_cast<uintptr_t>(out) % L) % L;
+        if (head > row_bytes) head = row_bytes;
+        std::memcpy(out, in, head);
+        size_t i = head;
+        for (; i + 4 * L <= row_bytes; i += 4 * L) {
+            hn::Stream(hn::LoadU(d, in + i), d, out + i);
+            hn::Stream(hn::LoadU(d, in + i + L), d, out + i + L);
+            hn::Stream(hn::LoadU(d, in + i + 2 * L), d, out + i + 2 * L);
+            hn::Stream(hn::LoadU(d, in + i + 3 * L), d, out + i + 3 * L);
+        }
+        for (; i + L <= row_bytes; i += L) hn::Stream(hn::LoadU(d, in + i), d, out + i);
+        std::memcpy(out + i, in + i, row_bytes - i);
     }
-    for (; i + L <= bytes; i += L) hn::Stream(hn::LoadU(d, in + i), d, out + i);
-    std::memcpy(out + i, in + i, bytes - i);
     hwy::FlushStream();
 }
 
@@ -329,7 +333,7 @@ HWY_EXPORT(RowDotImpl);
 HWY_EXPORT(ScaleRowsColsImpl);
 HWY_EXPORT(Bf16ToF32Impl);
 HWY_EXPORT(F32ToBf16Impl);
-HWY_EXPORT(StreamCopyImpl);
+HWY_EXPORT(StreamCopyRowsImpl);
 HWY_EXPORT(TargetNameImpl);
 
 void binary(Binary op, const float* a, const float* b, float* out, size_t n) {
@@ -368,7 +372,9 @@ void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols
 }
 void bf16_to_f32(const uint16_t* in, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Bf16ToF32Impl)(in, out, n); }
 void f32_to_bf16(const float* in, uint16_t* out, size_t n) { HWY_DYNAMIC_DISPATCH(F32ToBf16Impl)(in, out, n); }
-void stream_copy(void* dst, const void* src, size_t bytes) { HWY_DYNAMIC_DISPATCH(StreamCopyImpl)(dst, src, bytes); }
+void stream_copy_rows(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes, size_t rows) {
+    HWY_DYNAMIC_DISPATCH(StreamCopyRowsImpl)(dst, dst_stride, src, src_stride, row_bytes, rows);
+}
 const char* target_name() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }
 
 }  // namespace ttl::simd

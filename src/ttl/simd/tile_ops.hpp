@@ -39,9 +39,10 @@ void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols
 // Per-row sum / max over `cols` values of each of `rows` rows with stride ld.
 void row_reduce(bool max, const float* a, size_t ld, size_t rows, size_t cols, float* out);
 
-// memcpy with non-temporal stores, for large writes to tensors that will not be read soon (a DMA
-// engine writing DRAM does not allocate cache lines either): saves the read-for-ownership.
-void stream_copy(void* dst, const void* src, size_t bytes);
+// Copies `rows` rows of `row_bytes` (at the given byte strides) with non-temporal stores, for
+// writes to tensors that will not be read soon (a DMA engine writing DRAM does not allocate
+// cache lines either): saves the read-for-ownership and leaves the cache to the kernel.
+void stream_copy_rows(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes, size_t rows);
 
 // bf16 <-> f32 conversion (round to nearest even).
 void bf16_to_f32(const uint16_t* in, float* out, size_t n);
