@@ -73,16 +73,16 @@ TEST(IntegratorTtl, TracksTheDoubleIntegratorOnFixedForces) {
         ttl.store_positions(tiles);  // throws if an atom left the box
         ttl.store_velocities(tiles);
 
-        // The bound, from fp32's unit roundoff u: every velocity operation (kick: one fused multiply-add
-        // with the force rounded to fp32; O step: two roundings) errs by at most a few u of the largest
-        // velocity term; every drift rounds a position offset in [0, L) to within L u (and the wrap is
-        // exact or rounds once more). Velocity errors, up to 4 (k + 1) u V after k steps, move positions
-        // by dt times their sum. Measured errors are random walks, far below these worst cases.
+        // The bound, from fp32's unit roundoff u. A kick rounds v + f h once (a fused multiply-add) after f
+        // and h were rounded to fp32: at most 3 u V, with V the largest velocity term; the O step rounds c, s,
+        // the noise and c v + s xi: at most 6 u V. A drift rounds a position offset in [0, L) to within L u
+        // (and the wrap is exact or rounds once more). Velocity errors move positions by dt times their sum.
+        // Measured errors are random walks, far below these worst cases.
         const double u = kUnitRoundoff, L = std::max({s.box.length.x, s.box.length.y, s.box.length.z});
         const double V = max_velocity + max_half_dt_over_m * max_abs(forces) + max_noise_kick;
-        const int drifts_per_step = thermostat == Thermostat::langevin ? 2 : 1;
-        const double velocity_bound = 4 * (steps + 1) * u * V;
-        const double position_bound = (drifts_per_step * 2 * steps + 1) * L * u + o.dt * steps * velocity_bound;
+        const bool langevin = thermostat == Thermostat::langevin;
+        const double velocity_bound = (langevin ? 12 : 6) * (steps + 1) * u * V;
+        const double position_bound = ((langevin ? 4 : 2) * steps + 1) * L * u + o.dt * steps * velocity_bound;
         double position_error = 0, velocity_error = 0;
         for (int64_t i = 0; i < s.size(); ++i) {
             position_error = std::max(position_error,

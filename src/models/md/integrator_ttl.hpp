@@ -11,8 +11,9 @@
 // force field (double) rounded to fp32 tiles.
 //
 // Precision: positions are fp32 offsets from the box's lower corner, so each drift rounds a position
-// to half an fp32 ulp of its offset, at most L 2^-24 (4e-6 in a box of 70 sigma); velocities carry
-// 2^-24 relative per kick. tests/md/test_integrator_ttl.cpp states and checks the resulting bounds
+// to half an fp32 ulp of its offset, at most L 2^-24 (4e-6 in a box of 70 sigma), and a displacement
+// shorter than that is lost (an atom slower than L 2^-24 / dt stands still); velocities carry 2^-24
+// relative per kick. tests/md/test_integrator_ttl.cpp states and checks the resulting bounds
 // against the double-precision integrator. There is no floor in ttl's block math: a drift moves an
 // atom by less than a box length (checked), so the wrap is a compare-and-shift made of sign and clamp.
 #pragma once
