@@ -218,7 +218,7 @@ TEST(IntegratorTtl, WrapsAcrossBothEdges) {
         }
 }
 
-TEST(IntegratorTtl, BlownUpSystemIsAnError) {
+TEST(IntegratorTtl, BadStatesAreErrors) {
     System s = make_random_system({.atoms = 100, .seed = 2});
     s.velocities[17] = {1e6, 0, 0};  // a box length per step many times over
     IntegratorTtl ttl(s, {});
@@ -232,6 +232,15 @@ TEST(IntegratorTtl, BlownUpSystemIsAnError) {
         EXPECT_NE(std::string(e.what()).find("blew up"), std::string::npos) << e.what();
     }
     EXPECT_THROW(ttl.kick(std::vector<Vec3>(3), {}), std::invalid_argument);
+
+    System outside = make_random_system({.atoms = 100, .seed = 2});
+    outside.positions[41].y = outside.box.lo.y + 1.5 * outside.box.length.y;
+    try {
+        IntegratorTtl unwrapped(outside, {});
+        FAIL() << "expected an error";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("atom 42 is outside the box along axis 1"), std::string::npos) << e.what();
+    }
 }
 
 TEST(IntegratorTtl, KernelOptionParses) {

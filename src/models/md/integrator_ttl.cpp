@@ -44,6 +44,13 @@ ttl::BlockExpr wrap(const ttl::BlockExpr& x, float length) {
 
 IntegratorTtl::IntegratorTtl(const System& system, const IntegratorOptions& options)
     : options_(options), box_(system.box), ids_(system.ids), atoms_(system.size()) {
+    for (int64_t i = 0; i < atoms_; ++i)
+        for (int d = 0; d < 3; ++d)
+            if (const double x = system.positions[i][d] - box_.lo[d]; !(x >= 0 && x < box_.length[d]))
+                throw std::invalid_argument(fmt::format(
+                    "ttl integrator: atom {} is outside the box along axis {} ({} from its lower edge, length {}); "
+                    "wrap the positions first",
+                    ids_[i], d, x, box_.length[d]));
     tiles_ = std::max<int64_t>(1, (atoms_ + kAtomsPerTile - 1) / kAtomsPerTile);
     const ttl::Shape shape{tiles_ * ttl::kTileDim, ttl::kTileDim};
     for (int d = 0; d < 3; ++d) {
