@@ -9,6 +9,7 @@
 #include "models/md/force_field.hpp"
 #include "models/md/generate.hpp"
 #include "models/md/pme.hpp"
+#include "models/md/pme_ttl.hpp"
 
 namespace ttlm::md {
 namespace {
@@ -128,6 +129,14 @@ TEST(PmeTtl, ValidateModeAgreesBitForBit) {
         for (int64_t i = 0; i < s.size(); ++i)
             for (int d = 0; d < 3; ++d) ASSERT_EQ(forces[r][i][d], forces[0][i][d]) << "atom " << i;
     }
+}
+
+TEST(PmeTtl, BadInputIsAnError) {
+    System s = make_random_system({.atoms = 300, .seed = 2});
+    Pme pme(s.box, 1.0, PmeGrid{{16, 16, 16}, 5}, PmeKernel::ttl);
+    std::vector<Vec3> forces(s.size());
+    EXPECT_THROW(pme.compute(s.positions, std::vector<double>(10, 1.0), forces), std::invalid_argument);
+    EXPECT_THROW(PmeMeshTtl({16, 16, 4}, 5), std::invalid_argument);
 }
 
 TEST(PmeTtl, KernelOptionParses) {

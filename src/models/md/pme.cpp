@@ -431,7 +431,8 @@ void Pme::interpolate(std::span<const double> charges, std::span<Vec3> forces) {
     };
     if (ttl_mesh_) {
         gradients_.resize(base_.size());
-        ttl_mesh_->gradients(charge_grid_.data(), row_stride_, gradients_, ttl_options_.value_or(ttl::default_options()));
+        ttl_mesh_->gradients(charge_grid_.data(), row_stride_, gradients_,
+                             ttl_options_.value_or(ttl::default_options()));
         add_forces([&](int64_t i) { return gradients_[i]; });
         return;
     }
@@ -448,7 +449,9 @@ void Pme::interpolate(std::span<const double> charges, std::span<Vec3> forces) {
     });
 }
 
-void Pme::assign(std::span<const Vec3> positions) {
+void Pme::assign(std::span<const Vec3> positions, std::span<const double> charges) {
+    if (positions.size() != charges.size())
+        throw std::invalid_argument(fmt::format("pme: {} charges for {} positions", charges.size(), positions.size()));
     const int64_t n = static_cast<int64_t>(positions.size());
     const int p = grid_.order, nx = grid_.size[0];
 
@@ -495,7 +498,7 @@ void Pme::assign(std::span<const Vec3> positions) {
 }
 
 std::vector<double> Pme::charge_mesh(std::span<const Vec3> positions, std::span<const double> charges) {
-    assign(positions);
+    assign(positions, charges);
     spread(charges);
     const int nx = grid_.size[0], ny = grid_.size[1], nz = grid_.size[2];
     std::vector<double> mesh(static_cast<size_t>(nx) * ny * nz);
@@ -508,7 +511,7 @@ KSpaceSums Pme::compute(std::span<const Vec3> positions, std::span<const double>
     const int64_t n = static_cast<int64_t>(positions.size());
     KSpaceSums sums;
     sums.energy = ewald_self_energy(alpha_, charges, box_.volume());
-    assign(positions);
+    assign(positions, charges);
     spread(charges);
     fft_.forward(charge_grid_.data(), spectrum_re_.data(), spectrum_im_.data(), row_stride_);
 

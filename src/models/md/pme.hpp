@@ -67,7 +67,7 @@ class Pme {
 
    private:
     // The atoms' stencils: base points, B-spline weights, harmonics, and the atoms sorted by grid row.
-    void assign(std::span<const Vec3> positions);
+    void assign(std::span<const Vec3> positions, std::span<const double> charges);
     void spread(std::span<const double> charges);
     void interpolate(std::span<const double> charges, std::span<Vec3> forces);
 
