@@ -1,11 +1,11 @@
 #include "models/md/pme_ttl.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <stdexcept>
 
 #include <fmt/core.h>
 
+#include "runtime/thread_pool.hpp"
 #include "ttl/ttl.hpp"
 
 namespace ttlm::md {
@@ -112,41 +112,48 @@ void PmeMeshTtl::assign(const MeshStencils& stencils, std::span<const double> ch
     const int64_t chunks = static_cast<int64_t>(chunks_.size());
     reserve(chunks, weight_columns);
 
-    // The weight tiles. Points outside a chunk's y (z) tile, and padding slots, are zero.
-    for (ttl::Tensor* t : {&wy_, &dwy_, &wz_, &dwz_})
-        std::memset(t->data<float>(), 0, static_cast<size_t>(chunks) * kTile * kTile * sizeof(float));
-    for (ttl::Tensor* t : {&wx_, &dwx_})
-        std::memset(t->data<float>(), 0, static_cast<size_t>(weight_columns) * kTile * sizeof(float));
-    std::memset(charge_.data<float>(), 0, static_cast<size_t>(chunks) * kTile * sizeof(float));
+    // The weight tiles, chunk by chunk in parallel (each owns its rows and x-weight columns). Points
+    // outside a chunk's y (z) tile, and padding slots, are zero.
     const int lanes = stencils.lanes;
-    for (int64_t c = 0; c < chunks; ++c) {
-        const Chunk& chunk = chunks_[c];
-        const int ty = chunk.column / tiles_z_, tz = chunk.column % tiles_z_;
-        for (int s = 0; s < kTile; ++s) {
-            const int32_t i = slot_atom_[c * kTile + s];
-            if (i < 0) continue;
-            const int64_t row = c * kTile + s;
-            const auto& b = stencils.base[i];
-            const double* w = stencils.weights + i * 3 * lanes;
-            const double* dw = stencils.derivatives + i * 3 * lanes;
-            charge_.data<float>()[row] = static_cast<float>(charges[i]);
-            for (int a = 0; a < p; ++a) {
-                const int gy = (b[1] + a) % ny, gz = (b[2] + a) % nz;
-                if (gy / kTile == ty) {
-                    wy_.data<float>()[row * kTile + gy % kTile] = static_cast<float>(w[lanes + a]);
-                    dwy_.data<float>()[row * kTile + gy % kTile] = static_cast<float>(dw[lanes + a]);
+    float *wy = wy_.data<float>(), *dwy = dwy_.data<float>(), *wz = wz_.data<float>(), *dwz = dwz_.data<float>();
+    float *wx = wx_.data<float>(), *dwx = dwx_.data<float>(), *charge = charge_.data<float>();
+    runtime::parallel_for(
+        chunks,
+        [&](int64_t begin, int64_t end) {
+            for (int64_t c = begin; c < end; ++c) {
+                const Chunk& chunk = chunks_[c];
+                const size_t tile_floats = kTile * kTile, column_floats = size_t{kTile} * chunk.planes;
+                for (float* t : {wy, dwy, wz, dwz}) std::fill_n(t + c * tile_floats, tile_floats, 0.0f);
+                for (float* t : {wx, dwx}) std::fill_n(t + int64_t{chunk.weights} * kTile, column_floats, 0.0f);
+                std::fill_n(charge + c * kTile, kTile, 0.0f);
+                const int ty = chunk.column / tiles_z_, tz = chunk.column % tiles_z_;
+                for (int s = 0; s < kTile; ++s) {
+                    const int32_t i = slot_atom_[c * kTile + s];
+                    if (i < 0) continue;
+                    const int64_t row = c * kTile + s;
+                    const auto& b = stencils.base[i];
+                    const double* w = stencils.weights + i * 3 * lanes;
+                    const double* dw = stencils.derivatives + i * 3 * lanes;
+                    charge[row] = static_cast<float>(charges[i]);
+                    for (int a = 0; a < p; ++a) {
+                        const int gy = (b[1] + a) % ny, gz = (b[2] + a) % nz;
+                        if (gy / kTile == ty) {
+                            wy[row * kTile + gy % kTile] = static_cast<float>(w[lanes + a]);
+                            dwy[row * kTile + gy % kTile] = static_cast<float>(dw[lanes + a]);
+                        }
+                        if (gz / kTile == tz) {
+                            wz[row * kTile + gz % kTile] = static_cast<float>(w[2 * lanes + a]);
+                            dwz[row * kTile + gz % kTile] = static_cast<float>(dw[2 * lanes + a]);
+                        }
+                        // Plane base + a is the chunk's plane (base - chunk.plane + a).
+                        const int64_t at = int64_t{chunk.weights + b[0] - chunk.plane + a} * kTile + s;
+                        wx[at] = static_cast<float>(w[a]);
+                        dwx[at] = static_cast<float>(dw[a]);
+                    }
                 }
-                if (gz / kTile == tz) {
-                    wz_.data<float>()[row * kTile + gz % kTile] = static_cast<float>(w[2 * lanes + a]);
-                    dwz_.data<float>()[row * kTile + gz % kTile] = static_cast<float>(dw[2 * lanes + a]);
-                }
-                // Plane base + a is the chunk's plane (base - chunk.plane + a).
-                const int64_t at = int64_t{chunk.weights + b[0] - chunk.plane + a} * kTile + s;
-                wx_.data<float>()[at] = static_cast<float>(w[a]);
-                dwx_.data<float>()[at] = static_cast<float>(dw[a]);
             }
-        }
-    }
+        },
+        16);
 
     // Per mesh tile, the chunks touching it, with the x-weight column tile of that plane.
     tile_start_.assign(int64_t{nx} * columns_ + 1, 0);
