@@ -71,7 +71,10 @@ ScratchBuffer::~ScratchBuffer() {
     size_t rounded;
     int c = size_class(bytes_, &rounded);
     auto& list = t_scratch.free[c];
-    if (list.size() < 16)
+    // Keep up to 1 MiB (at least 16 buffers) per class: a deep expression (a polynomial in
+    // Horner form) holds two buffers per level while it evaluates, and handing them back to
+    // malloc made it consolidate its free lists at every evaluation.
+    if (list.size() < std::max<size_t>(16, (size_t{1} << 20) / rounded))
         list.push_back(data_);
     else
         ::operator delete(data_, std::align_val_t(64));
