@@ -255,6 +255,63 @@ void binary_rows(BinaryOp op, const Operand& a, const Operand& b, TileShape s, s
     }
 }
 
+// An operand that a fused kernel may evaluate in place of its node: pending, not yet evaluated
+// as a whole, and seen unshifted and unbroadcast.
+bool inlinable(const Operand& v, TileShape s) {
+    return v.pending && !v.pending->memo && v.bcast == Bcast::None && v.shift == 0 && v.view_shape == s;
+}
+
+// A sum of products with row-vector factors, x0 * w0 + x1 * w1 + ... (a FIR filter over row
+// shifts, as a depthwise conv writes it), as one pass over the strip instead of one per term.
+// False when `top` is not such a chain of at least two terms.
+bool evaluate_product_chain(const detail::ExprNode& top, size_t r0, size_t r1, float* out) {
+    constexpr size_t kMaxTerms = 16;
+    const Operand* xs[kMaxTerms];
+    const Operand* ws[kMaxTerms];
+    size_t terms = 0;
+    const Operand* base = nullptr;  // what the innermost term adds to (null: nothing)
+    // The product factors of a node, the row vector second; false if it has none.
+    auto split = [](const Operand& p, const Operand& q, TileShape s, const Operand*& x, const Operand*& w) {
+        x = &p;
+        w = &q;
+        if (row_vector(*x, s)) std::swap(x, w);
+        return row_vector(*w, s);
+    };
+    // A link of the chain: a + x * w (MultiplyAdd) or, innermost, x * w, with w a row vector.
+    auto link = [&](const detail::ExprNode& n, const Operand*& x, const Operand*& w) {
+        if (terms == kMaxTerms) return false;
+        if (n.kind == ExprKind::MultiplyAdd) return split(n.b, n.c, n.shape, x, w);
+        return n.kind == ExprKind::Binary && n.bop == BinaryOp::Mul && split(n.a, n.b, n.shape, x, w);
+    };
+    const Operand *x = nullptr, *w = nullptr;
+    if (!link(top, x, w)) return false;
+    for (const detail::ExprNode* n = &top;;) {
+        xs[terms] = x;
+        ws[terms++] = w;
+        if (n->kind != ExprKind::MultiplyAdd) break;  // x * w: the innermost term
+        const Operand& acc = n->a;
+        if (inlinable(acc, n->shape) && link(*acc.pending, x, w)) {
+            n = acc.pending.get();
+            continue;
+        }
+        base = &acc;
+        break;
+    }
+    if (terms < 2) return false;
+    ScratchBuffer base_strip, x_strips[kMaxTerms];
+    const float* x_rows[kMaxTerms];
+    const float* w_rows[kMaxTerms];
+    for (size_t t = 0; t < terms; ++t) {  // innermost term first: the order the unfused evaluation adds in
+        const size_t i = terms - 1 - t;
+        x_rows[t] = strip(*xs[i], r0, r1, x_strips[t]);
+        check_live(*ws[i]);
+        w_rows[t] = ws[i]->data;
+    }
+    const float* b = base ? strip(*base, r0, r1, base_strip) : nullptr;
+    simd::sum_of_products_per_col(b, x_rows, w_rows, terms, out, r1 - r0, top.cols());
+    return true;
+}
+
 }  // namespace
 
 void detail::ExprNode::evaluate_rows(size_t r0, size_t r1, float* out) const {
@@ -278,6 +335,7 @@ void detail::ExprNode::evaluate_rows(size_t r0, size_t r1, float* out) const {
             simd::unary(static_cast<simd::Unary>(uop), strip(a, r0, r1, s1), out, n, lo, hi);
             return;
         case ExprKind::MultiplyAdd: {  // a + b * c
+            if (evaluate_product_chain(*this, r0, r1, out)) return;
             const float* x = strip(a, r0, r1, s1);
             const Operand* p = &b;
             const Operand* q = &c;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include "examples/ttl/kernels.hpp"
@@ -273,6 +274,90 @@ TEST(Copy, PaddingRowsReadAsZeroAfterTheSlotHeldData) {
                 for (int c = 0; c < 32; ++c)
                     ASSERT_EQ(out.data<float>()[(tile * 32 + r) * 32 + c], r == 0 ? row.data<float>()[c] : 0.0f)
                         << tile << " " << r << " " << c;
+    }
+}
+
+// A causal FIR filter over a stream of row blocks, written as TT-Lang block math: the executor
+// fuses the chain of products into one pass; a chain with a base expression, and one broken by a
+// full-block factor, take the general path. All against a double loop, in every mode.
+TEST(BlockMath, SumsOfRowShiftedProductsMatchLoop) {
+    const int cols = 64, blocks = 3, rows = blocks * 32, taps = 4, dilation = 3;
+    Tensor x = random_tensor({rows, cols}, 40), w = random_tensor({taps, cols}, 41), z = random_tensor({rows, cols}, 42);
+    std::vector<Tensor> w_rows;
+    for (int k = 0; k < taps; ++k) w_rows.push_back(Tensor::from_vector(
+        std::vector<float>(w.data<float>() + k * cols, w.data<float>() + (k + 1) * cols), {1, cols}));
+    auto at = [&](const Tensor& t, int r, int c) { return r < 0 ? 0.0 : static_cast<double>(t.data<float>()[r * cols + c]); };
+    for (int variant = 0; variant < 3; ++variant) {
+        // 0: sum_k x[t - s_k] w_k;  1: z + that;  2: the k = 1 term's factor is z * w_1, a full block.
+        Tensor want({rows, cols});
+        for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < cols; ++c) {
+                double y = variant == 1 ? at(z, r, c) : 0.0;
+                for (int k = 0; k < taps; ++k) {
+                    const double f = (variant == 2 && k == 1 ? at(z, r, c) : 1.0) * at(w, k, c);
+                    y += at(x, r - (taps - 1 - k) * dilation, c) * f;
+                }
+                want.data<float>()[r * cols + c] = static_cast<float>(y);
+            }
+        for (const auto& mode : all_modes()) {
+            Tensor out({rows, cols});
+            ttl::Operation op("fir", ttl::Grid{1, 1});
+            const ttl::TileShape blk{1, cols / 32};
+            auto x_dfb = ttl::make_dataflow_buffer_like(op, x, blk, 2, "x");
+            auto z_dfb = ttl::make_dataflow_buffer_like(op, z, blk, 2, "z");
+            auto hist = ttl::make_dataflow_buffer_like(op, x, blk, 2, "history");
+            std::vector<ttl::DataflowBuffer> w_dfb;
+            for (int k = 0; k < taps; ++k) w_dfb.push_back(ttl::make_dataflow_buffer_like(op, w_rows[0], blk, 1, "w"));
+            auto out_dfb = ttl::make_dataflow_buffer_like(op, out, blk, 2, "out");
+            op.compute([&] {
+                std::vector<ttl::Block> ws;
+                for (int k = 0; k < taps; ++k) ws.push_back(w_dfb[static_cast<size_t>(k)].wait());
+                std::optional<ttl::Block> prev;
+                for (int b = 0; b < blocks; ++b) {
+                    auto xb = x_dfb.wait();
+                    std::optional<ttl::Block> zb;
+                    if (variant != 0) zb.emplace(z_dfb.wait());
+                    ttl::BlockExpr p = prev ? ttl::BlockExpr(*prev) : ttl::math::fill(0.0f, blk);
+                    auto term = [&](int k) {
+                        ttl::BlockExpr f = ttl::math::broadcast(ws[static_cast<size_t>(k)], ttl::BcastDim::Row, blk);
+                        if (variant == 2 && k == 1) f = *zb * f;
+                        return ttl::math::row_shift(p, xb, (taps - 1 - k) * dilation) * f;
+                    };
+                    ttl::BlockExpr y = variant == 1 ? *zb + term(0) : term(0);
+                    for (int k = 1; k < taps; ++k) y = y + term(k);
+                    auto o = out_dfb.reserve();
+                    o.store(y);
+                    prev.reset();
+                    if (b + 1 == blocks) break;
+                    auto h = hist.reserve();  // this block is the next one's past
+                    h.store(xb);
+                    h.push();
+                    prev.emplace(hist.wait());
+                }
+            });
+            op.datamovement([&] {
+                for (int k = 0; k < taps; ++k) {
+                    auto b = w_dfb[static_cast<size_t>(k)].reserve();
+                    ttl::copy(w_rows[static_cast<size_t>(k)](0, ttl::slice(0, cols / 32)), b).wait();
+                }
+                for (int b = 0; b < blocks; ++b) {
+                    auto xb = x_dfb.reserve();
+                    ttl::copy(x(b, ttl::slice(0, cols / 32)), xb).wait();
+                    if (variant == 0) continue;
+                    auto zb = z_dfb.reserve();
+                    ttl::copy(z(b, ttl::slice(0, cols / 32)), zb).wait();
+                }
+            });
+            op.datamovement([&] {
+                for (int b = 0; b < blocks; ++b) {
+                    auto o = out_dfb.wait();
+                    ttl::copy(o, out(b, ttl::slice(0, cols / 32))).wait();
+                }
+            });
+            op.run(mode);
+            for (int i = 0; i < rows * cols; ++i)
+                ASSERT_NEAR(out.data<float>()[i], want.data<float>()[i], 1e-5) << "variant " << variant << " element " << i;
+        }
     }
 }
 

@@ -99,7 +99,9 @@ TEST(Simd, StreamCopyRowsAnyAlignmentLengthAndStride) {
             stream_copy_rows(dst.data() + offset, len, src.data() + 3, len, len, 1);
             ASSERT_EQ(std::memcmp(dst.data() + offset, src.data() + 3, len), 0) << offset << " " << len;
             ASSERT_EQ(dst[offset + len], 0xAA) << "wrote past the end";
-            if (offset) ASSERT_EQ(dst[offset - 1], 0xAA) << "wrote before the start";
+            if (offset) {
+                ASSERT_EQ(dst[offset - 1], 0xAA) << "wrote before the start";
+            }
         }
     // 7 rows of 1000 bytes, source stride 1100, destination stride 1500: the gaps stay untouched.
     std::fill(dst.begin(), dst.end(), 0xAA);

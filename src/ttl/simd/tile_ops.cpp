@@ -236,6 +236,27 @@ void MultiplyAddPerColImpl(const float* a, const float* b, const float* per_col,
     for (size_t r = 0; r < rows; ++r) MultiplyAddImpl(a + r * cols, b + r * cols, per_col, out + r * cols, cols);
 }
 
+void SumOfProductsPerColImpl(const float* base, const float* const* x, const float* const* w, size_t terms, float* out,
+                             size_t rows, size_t cols) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    const size_t first = base ? 0 : 1;
+    for (size_t r = 0; r < rows; ++r) {
+        const size_t row = r * cols;
+        size_t c = 0;
+        for (; c + L <= cols; c += L) {
+            V acc = base ? hn::LoadU(d, base + row + c) : hn::Mul(hn::LoadU(d, x[0] + row + c), hn::LoadU(d, w[0] + c));
+            for (size_t t = first; t < terms; ++t) acc = hn::MulAdd(hn::LoadU(d, x[t] + row + c), hn::LoadU(d, w[t] + c), acc);
+            hn::StoreU(acc, d, out + row + c);
+        }
+        for (; c < cols; ++c) {
+            float acc = base ? base[row + c] : x[0][row + c] * w[0][c];
+            for (size_t t = first; t < terms; ++t) acc = std::fma(x[t][row + c], w[t][c], acc);
+            out[row + c] = acc;
+        }
+    }
+}
+
 void ScaleRowsColsImpl(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols) {
     const D d;
     const size_t L = hn::Lanes(d);
@@ -331,6 +352,7 @@ HWY_EXPORT(MultiplyAddImpl);
 HWY_EXPORT(MultiplyAddPerColImpl);
 HWY_EXPORT(RowDotImpl);
 HWY_EXPORT(ScaleRowsColsImpl);
+HWY_EXPORT(SumOfProductsPerColImpl);
 HWY_EXPORT(Bf16ToF32Impl);
 HWY_EXPORT(F32ToBf16Impl);
 HWY_EXPORT(StreamCopyRowsImpl);
@@ -366,6 +388,10 @@ void multiply_add_per_col(const float* a, const float* b, const float* per_col, 
 }
 void scale_rows_cols(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols) {
     HWY_DYNAMIC_DISPATCH(ScaleRowsColsImpl)(x, per_row, per_col, out, rows, cols);
+}
+void sum_of_products_per_col(const float* base, const float* const* x, const float* const* w, size_t terms, float* out,
+                             size_t rows, size_t cols) {
+    HWY_DYNAMIC_DISPATCH(SumOfProductsPerColImpl)(base, x, w, terms, out, rows, cols);
 }
 void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
     HWY_DYNAMIC_DISPATCH(RowDotImpl)(a, b, ld, rows, cols, out);
