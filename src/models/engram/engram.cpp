@@ -202,10 +202,12 @@ Engram::Engram(EngramConfig config, int layer_id, std::shared_ptr<const Compress
     for (int64_t h = 0; h < hc; ++h) {
         Tensor kq = ops::mul(weights_.norm1[static_cast<size_t>(h)], weights_.norm2[static_cast<size_t>(h)]).reshape({1, H});
         key_query_weight_.push_back(pad_channels(kq, Hp, 1));
-        conv_norm_rows_.push_back(pad_channels(weights_.conv_norm[static_cast<size_t>(h)].reshape({1, H}), Hp, 1));
     }
-    // [hc*H, 1, K] -> tap-major [K, hc, Hp]
-    Tensor taps = pad_channels(ops::transpose(weights_.conv_weight.reshape({hc * H, K}), 0, 1).reshape({K, hc, H}), Hp, 2)
+    // [hc*H, 1, K] -> tap-major [K, hc, Hp], each channel's taps times its RMSNorm weight
+    Tensor norms = ops::concat(weights_.conv_norm, 0).reshape({1, hc, H});
+    Tensor taps = pad_channels(ops::mul(ops::transpose(weights_.conv_weight.reshape({hc * H, K}), 0, 1).reshape({K, hc, H}),
+                                        norms),
+                               Hp, 2)
                       .reshape({K, hc * Hp});
     for (int64_t k = 0; k < K; ++k) conv_taps_.push_back(row_view(taps, k));
 }
@@ -343,7 +345,6 @@ void Engram::forward_fused(const Tensor& hidden, EngramStages& s, StageTimes& t,
     ci.inverse_rms = conv_inverse_rms;
     ci.batch = static_cast<int>(B);
     ci.seq_tiles = static_cast<int>(Lp / ttl::kTileDim);
-    ci.norm_weight = conv_norm_rows_;
     ci.taps = conv_taps_;
     ci.branches = static_cast<int>(hc);
     ci.hidden_size = static_cast<int>(Hp);

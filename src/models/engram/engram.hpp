@@ -106,11 +106,11 @@ class Engram {
     std::shared_ptr<const NgramHashMapping> hashing_;
     EngramWeights weights_;
     // Fused path, prepared once, with H padded to a whole number of tiles (Hp) by zero channels:
-    // the stacked [(hc+1)*Hp, E] projection, norm1*norm2 rows, the conv taps tap-major [K, hc*Hp],
-    // and the conv norms as [1, Hp] rows.
+    // the stacked [(hc+1)*Hp, E] projection, norm1*norm2 rows, and the conv taps times the conv
+    // norms' weights, tap-major [K, hc*Hp].
     int64_t padded_hidden_ = 0;
     ttl::Tensor stacked_weight_, stacked_bias_;
-    std::vector<ttl::Tensor> key_query_weight_, conv_norm_rows_, conv_taps_;
+    std::vector<ttl::Tensor> key_query_weight_, conv_taps_;
     ttl::Tensor stacked_weight_bf16_;
 };
 

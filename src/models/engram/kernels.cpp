@@ -150,13 +150,13 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     const Tensor& x = *in.gated;
     const int ht = H / kTileDim;
     const DType dt = output.dtype();
-    // Per chunk tile: x, nw, bnd_in, bnd_out, out, conv (2 each), taps (2 each), history (hc * chunks + 1);
+    // Per chunk tile: x, bnd_in, bnd_out, out, conv (2 each), taps (2 each), history (hc * chunks + 1);
     // and two tiles of inverse RMS.
     int cw = 1;
     for (int c = std::min(ht, 32); c >= 1; --c) {
         if (ht % c) continue;
         const int chunks = ht / c;
-        size_t tiles = static_cast<size_t>(c) * (12 + 2 * K + hc * chunks + 1) + 2;
+        size_t tiles = static_cast<size_t>(c) * (10 + 2 * K + hc * chunks + 1) + 2;
         if (tiles * tile_bytes(dt) <= arch_limits(default_options().arch).l1_bytes) {
             cw = c;
             break;
@@ -187,7 +187,6 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     Operation op("engram_conv", Grid{per_seq, in.batch});
     auto x_dfb = make_dataflow_buffer_like(op, x, chunk, 2, "x");
     auto inv_dfb = make_dataflow_buffer_like(op, in.inverse_rms[0], {1, 1}, 2, "inverse_rms");
-    auto nw_dfb = make_dataflow_buffer_like(op, in.norm_weight[0], chunk, 2, "norm_weight");
     std::vector<DataflowBuffer> tap_dfb;
     for (int k = 0; k < K; ++k) tap_dfb.push_back(make_dataflow_buffer_like(op, in.taps[0], chunk, 2, fmt::format("tap{}", k)));
     auto hist_dfb = make_dataflow_buffer_like(op, x, chunk, hc * chunks + 1, "history", DType::F32);
@@ -204,6 +203,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     // input to the next in `history`; its first tile row r0 comes last, when the previous node
     // has sent its boundary. A node sends its own boundary (the normalised last tile row) as
     // soon as its main stretch is done, so no node waits for another in the middle of its work.
+    // "Normalised" is x / rms(x): the RMSNorm's weight is folded into the taps.
     op.compute([&] {
         const Range my = my_range();
         // Normalise one tile row into `to` (history or boundary), chunk by chunk.
@@ -212,9 +212,8 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                 auto inv = inv_dfb.wait();  // valid in column 0
                 for (int c = 0; c < chunks; ++c) {
                     auto xv = x_dfb.wait();
-                    auto nw = nw_dfb.wait();
                     auto b = to.reserve();
-                    b.store(xv * math::broadcast(inv, BcastDim::Col, chunk) * math::broadcast(nw, BcastDim::Row, chunk));
+                    b.store(xv * math::broadcast(inv, BcastDim::Col, chunk));
                 }
             }
         };
@@ -224,12 +223,17 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                 auto inv = inv_dfb.wait();  // valid in column 0
                 for (int c = 0; c < chunks; ++c) {
                     auto xv = x_dfb.wait();
-                    auto nw = nw_dfb.wait();
                     std::vector<Block> taps;
                     for (int k = 0; k < K; ++k) taps.push_back(tap_dfb[static_cast<size_t>(k)].wait());
                     std::optional<Block> held = prev_block();
                     BlockExpr prev = held ? BlockExpr(*held) : math::fill(0.0f, chunk);
-                    BlockExpr xn = xv * math::broadcast(inv, BcastDim::Col, chunk) * math::broadcast(nw, BcastDim::Row, chunk);
+                    BlockExpr xn = xv * math::broadcast(inv, BcastDim::Col, chunk);
+                    std::optional<Block> next;  // the history of the next tile row: xn, written once, read from L1
+                    if (keep_history) {
+                        next.emplace(hist_dfb.reserve());
+                        next->store(xn);
+                        xn = BlockExpr(*next);
+                    }
                     // y[t] = sum_k w_k * xn[t - (K-1-k) * dilation]
                     BlockExpr y = xn * math::broadcast(taps[static_cast<size_t>(K - 1)], BcastDim::Row, chunk);
                     for (int k = 0; k + 1 < K; ++k)
@@ -242,10 +246,6 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                     }
                     auto o = out_dfb.reserve();
                     o.store(xv + s);
-                    if (keep_history) {
-                        auto nh = hist_dfb.reserve();
-                        nh.store(xn);
-                    }
                 }
             }
         };
@@ -273,10 +273,6 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
             auto xb = x_dfb.reserve();
             copy(x(r, cols(h, c)), xb).wait();
         };
-        auto read_nw = [&](int h, int c) {
-            auto nb = nw_dfb.reserve();
-            copy(in.norm_weight[static_cast<size_t>(h)](0, cols(0, c)), nb).wait();
-        };
         auto read_inverse_rms = [&](int64_t r, int h) {
             auto ib = inv_dfb.reserve();
             copy(in.inverse_rms[static_cast<size_t>(h)](r, 0), ib).wait();
@@ -284,10 +280,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
         auto read_normalise = [&](int64_t r) {
             for (int h = 0; h < hc; ++h) {
                 read_inverse_rms(r, h);
-                for (int c = 0; c < chunks; ++c) {
-                    read_x(r, h, c);
-                    read_nw(h, c);
-                }
+                for (int c = 0; c < chunks; ++c) read_x(r, h, c);
             }
         };
         auto read_convolve = [&](int64_t r, bool receive) {
@@ -295,7 +288,6 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                 read_inverse_rms(r, h);
                 for (int c = 0; c < chunks; ++c) {
                     read_x(r, h, c);
-                    read_nw(h, c);
                     for (int k = 0; k < K; ++k) {
                         auto tb = tap_dfb[static_cast<size_t>(k)].reserve();
                         copy(in.taps[static_cast<size_t>(k)](0, cols(h, c)), tb).wait();

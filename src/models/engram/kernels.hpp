@@ -34,8 +34,10 @@ struct ConvInputs {
     std::vector<ttl::Tensor> inverse_rms;  // per branch [B * Lp, 1]: the RMSNorm's 1 / rms (gating_kernel's)
     int batch = 1;
     int seq_tiles = 1;                 // Lp / 32
-    std::vector<ttl::Tensor> norm_weight;  // short_conv.norms[h].weight as [1, H] rows
-    std::vector<ttl::Tensor> taps;         // conv weight, tap-major: taps[k] is [1, hc * H]
+    // Conv weight times the RMSNorm weight of its channel (short_conv.norms[h].weight), tap-major:
+    // taps[k] is [1, hc * H]. The norm's weight scales a channel, the conv is per channel, so
+    // folding it into the taps leaves the kernel one multiply less per element.
+    std::vector<ttl::Tensor> taps;
     int branches = 4;
     int hidden_size = 1024;            // as laid out, a multiple of 32
     int dilation = 3;
@@ -43,7 +45,7 @@ struct ConvInputs {
 };
 
 // output = gated + SiLU(causal depthwise conv(RMSNorm(gated))), per branch, the RMSNorm being
-// gated * inverse_rms * norm_weight (one read of gated). Nodes (x, b) split
+// gated * inverse_rms * norm_weight (one read of gated; norm_weight is in the taps). Nodes (x, b) split
 // sequence b; each node sends the normalised last tile row of its range (the conv's boundary
 // context: (K-1)*dilation rows) to node (x+1, b) over a pipe. conv (optional) = the SiLU term.
 ttl::RunReport conv_kernel(const ConvInputs& in, ttl::Tensor& output, ttl::Tensor* conv,
