@@ -166,6 +166,11 @@ TEST(EngramLong, FusedMatchesUnfusedAcrossNodesAndPipes) {
         EXPECT_LE(worst, 1e-5 * scale) << (mode == ttl::Mode::Fast ? "fast" : "validate");
         for (int64_t i = 0; i < want.conv.numel(); ++i)
             ASSERT_NEAR(got.conv.data<float>()[i], want.conv.data<float>()[i], 1e-5 * scale) << i;
+        ASSERT_EQ(got.gates.shape(), want.gates.shape());
+        for (int64_t i = 0; i < want.gates.numel(); ++i)
+            ASSERT_NEAR(got.gates.data<float>()[i], want.gates.data<float>()[i], 1e-5) << i;
+        for (int64_t i = 0; i < want.gated.numel(); ++i)
+            ASSERT_NEAR(got.gated.data<float>()[i], want.gated.data<float>()[i], 1e-5 * scale) << i;
     }
     ttl::default_options() = saved;
 }
