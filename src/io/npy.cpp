@@ -18,7 +18,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "io/safetensors.hpp"  // detail::write_file_atomically
+#include "io/file.hpp"
 
 namespace ttlm::io {
 
@@ -184,17 +184,6 @@ struct Header {
     size_t data_offset = 0;  // bytes before the array data
 };
 
-struct FileDescriptor {
-    int fd = -1;
-    ~FileDescriptor() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw std::system_error(errno, std::generic_category(), what);
-}
-
 // Reads exactly `size` bytes at `offset`; the caller checked the file is long enough, so running
 // out means it shrank under us.
 void read_exactly(int fd, const std::string& path, void* destination, size_t size, size_t offset) {
@@ -313,13 +302,9 @@ Header read_header(int fd, const std::string& path, size_t file_size) {
 }  // namespace
 
 ttl::Tensor load_npy(const std::string& path) {
-    FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (file.fd < 0) throw_errno(fmt::format("cannot open '{}'", path));
-    struct stat info {};
-    if (::fstat(file.fd, &info) != 0) throw_errno(fmt::format("cannot stat '{}'", path));
-    if (!S_ISREG(info.st_mode)) throw FormatError(fmt::format("{}: not a regular file", path));
-    const auto file_size = static_cast<size_t>(info.st_size);
-    const Header h = read_header(file.fd, path, file_size);
+    const InputFile file(path);
+    const size_t file_size = file.size();
+    const Header h = read_header(file.fd(), path, file_size);
 
     uint64_t numel = 1, data_size = 0;
     bool overflow = false;
@@ -334,7 +319,7 @@ ttl::Tensor load_npy(const std::string& path) {
 
     ttl::Tensor out = ttl::Tensor::empty(h.shape, h.descr->dtype);
     if (h.descr->item_size == ttl::dtype_size(h.descr->dtype)) {
-        read_exactly(file.fd, path, out.raw(), data_size, h.data_offset);
+        read_exactly(file.fd(), path, out.raw(), data_size, h.data_offset);
         return out;
     }
     // '<f8': read in chunks and round each value to f32 (IEEE nearest-even, as numpy's astype).
@@ -342,7 +327,7 @@ ttl::Tensor load_npy(const std::string& path) {
     std::vector<double> chunk(std::min<uint64_t>(numel, 1 << 16));
     for (uint64_t done = 0; done < numel;) {
         const size_t n = std::min<uint64_t>(chunk.size(), numel - done);
-        read_exactly(file.fd, path, chunk.data(), n * sizeof(double), h.data_offset + done * sizeof(double));
+        read_exactly(file.fd(), path, chunk.data(), n * sizeof(double), h.data_offset + done * sizeof(double));
         for (size_t i = 0; i < n; ++i) dst[done + i] = static_cast<float>(chunk[i]);
         done += n;
     }
@@ -391,7 +376,7 @@ void save_npy(const std::string& path, const ttl::Tensor& tensor) {
         std::as_bytes(std::span(prefix)),
         {static_cast<const std::byte*>(tensor.raw()), tensor.nbytes()},
     };
-    detail::write_file_atomically(path, pieces);
+    write_file_atomically(path, pieces);
 }
 
 }  // namespace ttlm::io

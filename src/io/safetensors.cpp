@@ -1,5 +1,7 @@
 #include "io/safetensors.hpp"
 
+#include "io/file.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -271,26 +273,11 @@ template <class Stored, class Convert> void widen(const std::byte* src, float* d
     }
 }
 
-struct FileDescriptor {
-    int fd = -1;
-    ~FileDescriptor() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw std::system_error(errno, std::generic_category(), what);
-}
-
 }  // namespace
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
-    FileDescriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (file.fd < 0) throw_errno(fmt::format("cannot open '{}'", path));
-    struct stat info {};
-    if (::fstat(file.fd, &info) != 0) throw_errno(fmt::format("cannot stat '{}'", path));
-    if (!S_ISREG(info.st_mode)) throw FormatError(fmt::format("{}: not a regular file", path));
-    const auto file_size = static_cast<size_t>(info.st_size);
+    const InputFile file(path);
+    const size_t file_size = file.size();
     if (file_size < 8)
         throw FormatError(
             fmt::format("{}: header: the file is {} bytes, shorter than the 8-byte header length", path, file_size));
@@ -298,7 +285,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     // Private and writable: a view handed out as a mutable ttl::Tensor can be written without
     // crashing and without touching the file (pages are copied on write). MAP_NORESERVE keeps the
     // kernel from charging the whole file against the commit limit up front.
-    void* address = ::mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, file.fd, 0);
+    void* address = ::mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, file.fd(), 0);
     if (address == MAP_FAILED) throw_errno(fmt::format("cannot map '{}'", path));
     SafetensorsFile f;
     f.path_ = path;
@@ -448,47 +435,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     std::memcpy(prefix.data(), &header_size, 8);
     prefix += text;
     pieces[0] = std::as_bytes(std::span(prefix));
-    detail::write_file_atomically(path, pieces);
+    write_file_atomically(path, pieces);
 }
 
-namespace detail {
-
-void write_file_atomically(const std::string& path, std::span<const std::span<const std::byte>> pieces) {
-    const std::string temporary = path + ".tmp";
-    FileDescriptor file{::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
-    if (file.fd < 0) throw_errno(fmt::format("cannot create '{}'", temporary));
-    auto fail = [&](const char* what) {
-        const int error = errno;
-        ::close(file.fd);
-        file.fd = -1;
-        ::unlink(temporary.c_str());
-        throw std::system_error(error, std::generic_category(), fmt::format("cannot {} '{}'", what, path));
-    };
-    for (auto piece : pieces) {
-        while (!piece.empty()) {
-            ssize_t written = ::write(file.fd, piece.data(), piece.size());
-            if (written < 0 && errno == EINTR) continue;
-            if (written < 0) fail("write");
-            piece = piece.subspan(static_cast<size_t>(written));
-        }
-    }
-    // Data on disk before the rename makes the new name visible: a crash leaves the old file or the
-    // new one, never a prefix of the new one.
-    if (::fsync(file.fd) != 0) fail("flush");
-    const int fd = file.fd;
-    file.fd = -1;
-    if (::close(fd) != 0) {
-        ::unlink(temporary.c_str());
-        throw_errno(fmt::format("cannot write '{}'", path));
-    }
-    if (::rename(temporary.c_str(), path.c_str()) != 0) {
-        const int error = errno;
-        ::unlink(temporary.c_str());
-        throw std::system_error(error, std::generic_category(),
-                                fmt::format("cannot rename '{}' to '{}'", temporary, path));
-    }
-}
-
-}  // namespace detail
 
 }  // namespace ttlm::io

@@ -78,13 +78,4 @@ class SafetensorsFile {
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, ttl::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
-namespace detail {
-
-// Writes `pieces` one after another to `path`.tmp, flushes it to disk and renames it to `path`;
-// on failure removes the temporary file and throws std::system_error naming `path`.
-// Shared by the io writers (save_safetensors, save_npy).
-void write_file_atomically(const std::string& path, std::span<const std::span<const std::byte>> pieces);
-
-}  // namespace detail
-
 }  // namespace ttlm::io
