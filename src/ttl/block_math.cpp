@@ -298,17 +298,28 @@ bool evaluate_product_chain(const detail::ExprNode& top, size_t r0, size_t r1, f
         break;
     }
     if (terms < 2) return false;
+    const size_t rows = r1 - r0, cols = top.cols();
     ScratchBuffer base_strip, x_strips[kMaxTerms];
-    const float* x_rows[kMaxTerms];
+    std::vector<const float*> x_rows(terms * rows);  // term t's row r at x_rows[t * rows + r]
     const float* w_rows[kMaxTerms];
     for (size_t t = 0; t < terms; ++t) {  // innermost term first: the order the unfused evaluation adds in
-        const size_t i = terms - 1 - t;
-        x_rows[t] = strip(*xs[i], r0, r1, x_strips[t]);
-        check_live(*ws[i]);
-        w_rows[t] = ws[i]->data;
+        const Operand& v = *xs[terms - 1 - t];
+        const float** row = x_rows.data() + t * rows;
+        if (!v.pending && v.shift && v.bcast == Bcast::None) {
+            // A row shift, read in place: rows before the shift come from the bottom of prev.
+            check_live(v);
+            const size_t total = static_cast<size_t>(v.shape.rows) * kT, shift = static_cast<size_t>(v.shift);
+            for (size_t r = 0; r < rows; ++r)
+                row[r] = r0 + r >= shift ? v.data + (r0 + r - shift) * cols : v.prev->data + (total - shift + r0 + r) * cols;
+        } else {
+            const float* x = strip(v, r0, r1, x_strips[t]);
+            for (size_t r = 0; r < rows; ++r) row[r] = x + r * cols;
+        }
+        check_live(*ws[terms - 1 - t]);
+        w_rows[t] = ws[terms - 1 - t]->data;
     }
     const float* b = base ? strip(*base, r0, r1, base_strip) : nullptr;
-    simd::sum_of_products_per_col(b, x_rows, w_rows, terms, out, r1 - r0, top.cols());
+    simd::sum_of_products_per_col(b, x_rows.data(), w_rows, terms, out, rows, cols);
     return true;
 }
 

@@ -150,13 +150,14 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     const Tensor& x = *in.gated;
     const int ht = H / kTileDim;
     const DType dt = output.dtype();
-    // Per chunk tile: x, bnd_in, bnd_out, out, conv (2 each), taps (2 each), history (hc * chunks + 1);
-    // and two tiles of inverse RMS.
+    // Per chunk tile: x, bnd_in, bnd_out, out (2 each), conv (2, when asked for), taps (1 each: a
+    // reader on the same core gains nothing by fetching the next taps early), history
+    // (hc * chunks + 1); and two tiles of inverse RMS.
     int cw = 1;
     for (int c = std::min(ht, 32); c >= 1; --c) {
         if (ht % c) continue;
         const int chunks = ht / c;
-        size_t tiles = static_cast<size_t>(c) * (10 + 2 * K + hc * chunks + 1) + 2;
+        size_t tiles = static_cast<size_t>(c) * ((conv ? 10 : 8) + K + hc * chunks + 1) + 2;
         if (tiles * tile_bytes(dt) <= arch_limits(default_options().arch).l1_bytes) {
             cw = c;
             break;
@@ -188,12 +189,13 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     auto x_dfb = make_dataflow_buffer_like(op, x, chunk, 2, "x");
     auto inv_dfb = make_dataflow_buffer_like(op, in.inverse_rms[0], {1, 1}, 2, "inverse_rms");
     std::vector<DataflowBuffer> tap_dfb;
-    for (int k = 0; k < K; ++k) tap_dfb.push_back(make_dataflow_buffer_like(op, in.taps[0], chunk, 2, fmt::format("tap{}", k)));
+    for (int k = 0; k < K; ++k) tap_dfb.push_back(make_dataflow_buffer_like(op, in.taps[0], chunk, 1, fmt::format("tap{}", k)));
     auto hist_dfb = make_dataflow_buffer_like(op, x, chunk, hc * chunks + 1, "history", DType::F32);
     auto bnd_in = make_dataflow_buffer_like(op, x, chunk, 2, "boundary_in", DType::F32);
     auto bnd_out = make_dataflow_buffer_like(op, x, chunk, 2, "boundary_out", DType::F32);
     auto out_dfb = make_dataflow_buffer_like(op, output, chunk, 2, "output");
-    auto conv_dfb = make_dataflow_buffer_like(op, output, chunk, 2, "conv");
+    std::optional<DataflowBuffer> conv_dfb;
+    if (conv) conv_dfb = make_dataflow_buffer_like(op, output, chunk, 2, "conv");
     std::vector<Pipe> pipes;
     for (int b = 0; b < in.batch; ++b)
         for (int nx = 0; nx + 1 < per_seq; ++nx) pipes.push_back(Pipe{{nx, b}, Coord{nx + 1, b}});
@@ -241,7 +243,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                                     math::broadcast(taps[static_cast<size_t>(k)], BcastDim::Row, chunk);
                     BlockExpr s = math::silu(y);
                     if (conv) {
-                        auto cb = conv_dfb.reserve();
+                        auto cb = conv_dfb->reserve();
                         cb.store(s);
                     }
                     auto o = out_dfb.reserve();
@@ -312,7 +314,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
             for (int h = 0; h < hc; ++h)
                 for (int c = 0; c < chunks; ++c) {
                     if (conv) {
-                        auto cb = conv_dfb.wait();
+                        auto cb = conv_dfb->wait();
                         copy(cb, (*conv)(r, cols(h, c))).wait();
                     }
                     auto o = out_dfb.wait();

@@ -236,23 +236,27 @@ void MultiplyAddPerColImpl(const float* a, const float* b, const float* per_col,
     for (size_t r = 0; r < rows; ++r) MultiplyAddImpl(a + r * cols, b + r * cols, per_col, out + r * cols, cols);
 }
 
-void SumOfProductsPerColImpl(const float* base, const float* const* x, const float* const* w, size_t terms, float* out,
-                             size_t rows, size_t cols) {
+void SumOfProductsPerColImpl(const float* base, const float* const* x_rows, const float* const* w, size_t terms,
+                             float* out, size_t rows, size_t cols) {
     const D d;
     const size_t L = hn::Lanes(d);
     const size_t first = base ? 0 : 1;
+    constexpr size_t kMaxTerms = 16;
+    const float* x[kMaxTerms];
     for (size_t r = 0; r < rows; ++r) {
-        const size_t row = r * cols;
+        for (size_t t = 0; t < terms; ++t) x[t] = x_rows[t * rows + r];
+        const float* b = base ? base + r * cols : nullptr;
+        float* o = out + r * cols;
         size_t c = 0;
         for (; c + L <= cols; c += L) {
-            V acc = base ? hn::LoadU(d, base + row + c) : hn::Mul(hn::LoadU(d, x[0] + row + c), hn::LoadU(d, w[0] + c));
-            for (size_t t = first; t < terms; ++t) acc = hn::MulAdd(hn::LoadU(d, x[t] + row + c), hn::LoadU(d, w[t] + c), acc);
-            hn::StoreU(acc, d, out + row + c);
+            V acc = b ? hn::LoadU(d, b + c) : hn::Mul(hn::LoadU(d, x[0] + c), hn::LoadU(d, w[0] + c));
+            for (size_t t = first; t < terms; ++t) acc = hn::MulAdd(hn::LoadU(d, x[t] + c), hn::LoadU(d, w[t] + c), acc);
+            hn::StoreU(acc, d, o + c);
         }
         for (; c < cols; ++c) {
-            float acc = base ? base[row + c] : x[0][row + c] * w[0][c];
-            for (size_t t = first; t < terms; ++t) acc = std::fma(x[t][row + c], w[t][c], acc);
-            out[row + c] = acc;
+            float acc = b ? b[c] : x[0][c] * w[0][c];
+            for (size_t t = first; t < terms; ++t) acc = std::fma(x[t][c], w[t][c], acc);
+            o[c] = acc;
         }
     }
 }
@@ -389,9 +393,9 @@ void multiply_add_per_col(const float* a, const float* b, const float* per_col, 
 void scale_rows_cols(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols) {
     HWY_DYNAMIC_DISPATCH(ScaleRowsColsImpl)(x, per_row, per_col, out, rows, cols);
 }
-void sum_of_products_per_col(const float* base, const float* const* x, const float* const* w, size_t terms, float* out,
-                             size_t rows, size_t cols) {
-    HWY_DYNAMIC_DISPATCH(SumOfProductsPerColImpl)(base, x, w, terms, out, rows, cols);
+void sum_of_products_per_col(const float* base, const float* const* x_rows, const float* const* w, size_t terms,
+                             float* out, size_t rows, size_t cols) {
+    HWY_DYNAMIC_DISPATCH(SumOfProductsPerColImpl)(base, x_rows, w, terms, out, rows, cols);
 }
 void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
     HWY_DYNAMIC_DISPATCH(RowDotImpl)(a, b, ld, rows, cols, out);

@@ -32,9 +32,11 @@ void multiply_add(const float* a, const float* b, const float* c, float* out, si
 // out[r*cols + c] = a[r*cols + c] + b[r*cols + c] * per_col[c]
 void multiply_add_per_col(const float* a, const float* b, const float* per_col, float* out, size_t rows, size_t cols);
 // out = base + x[0] * w[0] + x[1] * w[1] + ... (in that order, one fused multiply-add per term),
-// each x[t] rows x cols and each w[t] a per-column vector; with no base, out = x[0] * w[0] + ...
-void sum_of_products_per_col(const float* base, const float* const* x, const float* const* w, size_t terms, float* out,
-                             size_t rows, size_t cols);
+// out and base rows x cols, each w[t] a per-column vector, and term t's row r at x_rows[t * rows + r]
+// (rows given one by one, so a row-shifted operand is read in place); with no base,
+// out = x[0] * w[0] + ...
+void sum_of_products_per_col(const float* base, const float* const* x_rows, const float* const* w, size_t terms,
+                             float* out, size_t rows, size_t cols);
 // out[r*cols + c] = x[r*cols + c] * per_row[r] * per_col[c]   (RMSNorm's normalise-and-weight)
 void scale_rows_cols(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols);
 // out[r] = sum_c a[r*ld + c] * b[r*ld + c]
