@@ -229,6 +229,18 @@ const float* strip(const Operand& v, size_t r0, size_t r1, ScratchBuffer& scratc
     return scratch.get();
 }
 
+// An operand that a fused kernel may evaluate in place of its node: pending, not yet evaluated
+// as a whole, and seen unshifted and unbroadcast.
+bool inlinable(const Operand& v, TileShape s) {
+    return v.pending && !v.pending->memo && v.bcast == Bcast::None && v.shift == 0 && v.view_shape == s;
+}
+
+// An operand that is an activation (silu, say) of something else, fusable into its consumer.
+bool activation_of(const Operand& v, TileShape s) {
+    return inlinable(v, s) && v.pending->kind == ExprKind::Unary &&
+           simd::fusable_activation(static_cast<simd::Unary>(v.pending->uop));
+}
+
 // out = a op b over rows [r0, r1), with broadcast operands applied on the fly.
 void binary_rows(BinaryOp op, const Operand& a, const Operand& b, TileShape s, size_t r0, size_t r1, float* out) {
     const size_t cols = static_cast<size_t>(s.cols) * kT, rows = r1 - r0;
@@ -237,7 +249,18 @@ void binary_rows(BinaryOp op, const Operand& a, const Operand& b, TileShape s, s
         binary_rows(op, b, a, s, r0, r1, out);
         return;
     }
+    if (commutative(op) && activation_of(a, s) && !activation_of(b, s)) {
+        binary_rows(op, b, a, s, r0, r1, out);
+        return;
+    }
     ScratchBuffer sa, sb;
+    if (activation_of(b, s) && !row_vector(a, s) && !col_vector(a, s) && !scalar_value(a)) {
+        // a op f(y): the activation applied on the way, in the same pass
+        const detail::ExprNode& f = *b.pending;
+        simd::binary_activation(to_simd(op), strip(a, r0, r1, sa), static_cast<simd::Unary>(f.uop),
+                                strip(f.a, r0, r1, sb), out, (r1 - r0) * static_cast<size_t>(s.cols) * kT);
+        return;
+    }
     const float* x = strip(a, r0, r1, sa);
     if (row_vector(b, s)) {
         check_live(b);
@@ -253,12 +276,6 @@ void binary_rows(BinaryOp op, const Operand& a, const Operand& b, TileShape s, s
     } else {
         simd::binary(to_simd(op), x, strip(b, r0, r1, sb), out, rows * cols);
     }
-}
-
-// An operand that a fused kernel may evaluate in place of its node: pending, not yet evaluated
-// as a whole, and seen unshifted and unbroadcast.
-bool inlinable(const Operand& v, TileShape s) {
-    return v.pending && !v.pending->memo && v.bcast == Bcast::None && v.shift == 0 && v.view_shape == s;
 }
 
 // A sum of products with row-vector factors, x0 * w0 + x1 * w1 + ... (a FIR filter over row

@@ -114,6 +114,31 @@ TEST(Simd, StreamCopyRowsAnyAlignmentLengthAndStride) {
     }
 }
 
+// The fused a op f(b) is the two-pass unary-then-binary for every pair it accepts: equal, or within
+// one rounding of the terms where the compiler contracts silu's product and the add into one FMA.
+TEST(Simd, BinaryActivationEqualsUnaryThenBinary) {
+    const std::vector<float> a = random_floats(1003, 20, -4.0f, 4.0f), b = random_floats(1003, 21, -30.0f, 30.0f);
+    std::vector<float> fused(a.size()), f(a.size()), two_pass(a.size());
+    int fusable = 0;
+    for (Unary u : {Unary::Neg, Unary::Abs, Unary::Exp, Unary::Log, Unary::Sqrt, Unary::Rsqrt, Unary::Recip,
+                    Unary::Square, Unary::Sigmoid, Unary::Silu, Unary::Relu, Unary::Tanh, Unary::Clamp, Unary::Copy,
+                    Unary::Sign, Unary::Gelu}) {
+        if (!fusable_activation(u)) continue;
+        ++fusable;
+        unary(u, b.data(), f.data(), b.size());
+        for (Binary op : {Binary::Add, Binary::Sub, Binary::Mul, Binary::Div, Binary::Max, Binary::Min}) {
+            binary_activation(op, a.data(), u, b.data(), fused.data(), a.size());
+            binary(op, a.data(), f.data(), two_pass.data(), a.size());
+            for (size_t i = 0; i < a.size(); ++i)
+                ASSERT_TRUE(fused[i] == two_pass[i] || (std::isnan(fused[i]) && std::isnan(two_pass[i])) ||
+                            std::abs(fused[i] - two_pass[i]) <= 0x1p-23f * (std::abs(a[i]) + std::abs(f[i])))
+                    << fused[i] << " vs " << two_pass[i] << ", "
+                    << "unary " << static_cast<int>(u) << " binary " << static_cast<int>(op) << " at " << i;
+        }
+    }
+    EXPECT_EQ(fusable, 5);  // exp, sigmoid, silu, relu, tanh
+}
+
 TEST(Simd, Bf16RoundTripRoundsToNearestEven) {
     std::vector<float> x = random_floats(1001, 10, -1e3f, 1e3f);
     std::vector<uint16_t> h(x.size());

@@ -134,6 +134,22 @@ void UnaryImpl(Unary op, const float* a, float* out, size_t n, float lo, float h
     }
 }
 
+void BinaryActivationImpl(Binary op, const float* a, Unary activation, const float* b, float* out, size_t n) {
+    const D d;
+    const V zero = hn::Zero(d);
+    with_binary(op, [&](auto f) {
+        auto fused = [&](auto g) { map_binary(a, b, out, n, [&](V x, V y) { return f(x, g(y)); }); };
+        switch (activation) {
+            case Unary::Exp: fused([&](V y) { return hn::Exp(d, y); }); return;
+            case Unary::Sigmoid: fused([&](V y) { return sigmoid(d, y); }); return;
+            case Unary::Silu: fused([&](V y) { return hn::Mul(y, sigmoid(d, y)); }); return;
+            case Unary::Relu: fused([&](V y) { return hn::Max(y, zero); }); return;
+            case Unary::Tanh: fused([&](V y) { return hn::Tanh(d, y); }); return;
+            default: HWY_ASSERT(false);  // the caller checks fusable_activation()
+        }
+    });
+}
+
 // C[MR x NV*L] (+)= A[MR x K] * B[K x NV*L]: MR*NV accumulators stay in registers.
 template <size_t MR, size_t NV>
 HWY_INLINE void micro_kernel(const float* HWY_RESTRICT a, size_t lda, const float* HWY_RESTRICT b, size_t ldb,
@@ -356,12 +372,19 @@ HWY_EXPORT(MultiplyAddImpl);
 HWY_EXPORT(MultiplyAddPerColImpl);
 HWY_EXPORT(RowDotImpl);
 HWY_EXPORT(ScaleRowsColsImpl);
+HWY_EXPORT(BinaryActivationImpl);
 HWY_EXPORT(SumOfProductsPerColImpl);
 HWY_EXPORT(Bf16ToF32Impl);
 HWY_EXPORT(F32ToBf16Impl);
 HWY_EXPORT(StreamCopyRowsImpl);
 HWY_EXPORT(TargetNameImpl);
 
+bool fusable_activation(Unary op) {
+    return op == Unary::Exp || op == Unary::Sigmoid || op == Unary::Silu || op == Unary::Relu || op == Unary::Tanh;
+}
+void binary_activation(Binary op, const float* a, Unary activation, const float* b, float* out, size_t n) {
+    HWY_DYNAMIC_DISPATCH(BinaryActivationImpl)(op, a, activation, b, out, n);
+}
 void binary(Binary op, const float* a, const float* b, float* out, size_t n) {
     HWY_DYNAMIC_DISPATCH(BinaryImpl)(op, a, b, out, n);
 }

@@ -22,6 +22,10 @@ void binary_per_row(Binary op, const float* a, const float* per_row, float* out,
 void binary_per_col(Binary op, const float* a, const float* per_col, float* out, size_t rows, size_t cols);
 // out[i] = f(a[i]); lo/hi are Clamp's bounds.
 void unary(Unary op, const float* a, float* out, size_t n, float lo = 0.0f, float hi = 0.0f);
+// out[i] = a[i] op activation(b[i]) in one pass (a residual add of an activation, say), for the
+// activations fusable_activation() accepts: exp, sigmoid, silu, relu, tanh.
+bool fusable_activation(Unary op);
+void binary_activation(Binary op, const float* a, Unary activation, const float* b, float* out, size_t n);
 
 // Row-major C[MxN] (+)= A[MxK] * B[KxN] with leading dimensions lda, ldb, ldc.
 void matmul(const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc, size_t m, size_t n, size_t k,
