@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 
 #include <cmath>
 #include <cstring>
@@ -51,6 +52,27 @@ TEST(Simd, UnaryMathIsAccurate) {
     for (float& v : x) v = std::abs(v) + 1e-3f;
     unary(Unary::Log, x.data(), logs.data(), x.size());
     for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(logs[i], std::log(double(x[i])), 2e-6 * std::abs(std::log(double(x[i]))) + 1e-7);
+}
+
+// Far outside the exp's range sigmoid saturates to 1 / ~0 and silu to x / ~0; NaN stays NaN (the
+// poison of validate mode must reach the output).
+TEST(Simd, SigmoidAndSiluSaturateAndKeepNaN) {
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    const std::vector<float> x = {-inf, -1e30f, -100.0f, -87.5f, 87.5f, 100.0f, 1e30f, inf, nan, -nan, 0.0f};
+    std::vector<float> s(x.size()), silu(x.size());
+    unary(Unary::Sigmoid, x.data(), s.data(), x.size());
+    unary(Unary::Silu, x.data(), silu.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+        if (std::isnan(x[i])) {
+            EXPECT_TRUE(std::isnan(s[i]) && std::isnan(silu[i])) << i;
+            continue;
+        }
+        const double want = 1.0 / (1.0 + std::exp(-double(x[i])));
+        EXPECT_NEAR(s[i], want, 2e-6 * want + 1e-37) << "sigmoid at " << x[i];
+        if (std::isfinite(x[i]))
+            EXPECT_NEAR(silu[i], x[i] * want, 2e-6 * std::abs(x[i] * want) + 1e-30) << "silu at " << x[i];
+    }
+    EXPECT_EQ(silu[7], inf);  // inf * 1
 }
 
 TEST(Simd, FusedKernelsMatchLoops) {
