@@ -87,9 +87,9 @@ void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape, in
         // The rows of a block are far apart in the tensor, where the hardware prefetchers do not
         // follow: ask for a row a few rows ahead while this one is copied.
         if (r + kPrefetchRows < valid_rows)
-            for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(src0 + (r + kPrefetchRows) * stride + b);
+            for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(src0 + static_cast<size_t>(r + kPrefetchRows) * stride + b);
         char* dst = bp + static_cast<size_t>(r * bcols) * bs;
-        convert_row(xp + static_cast<size_t>((r0 + r) * xcols + c0) * xs, xt, dst, bt, static_cast<size_t>(valid_cols));
+        convert_row(src0 + static_cast<size_t>(r) * stride, xt, dst, bt, static_cast<size_t>(valid_cols));
         if (valid_cols < bcols) std::memset(dst + static_cast<size_t>(valid_cols) * bs, 0, static_cast<size_t>(bcols - valid_cols) * bs);
     }
     const int64_t zero_end = zero_from ? std::max<int64_t>(valid_rows, *zero_from) : brows;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/npy.hpp"
+#include "io/tokenizer_unicode.hpp"
 #include "io/tokenizer.hpp"
 #include "models/engram/compressed_tokenizer.hpp"
 
@@ -81,22 +82,7 @@ TEST(Normalize, FuzzValidAndInvalidInput) {
     for (int i = 0; i < 2000; ++i) {
         std::string text;
         for (int n = rng() % 12; n > 0; --n) {
-            const char32_t c = random_code_point();
-            if (c < 0x80) {
-                text += static_cast<char>(c);
-            } else if (c < 0x800) {
-                text += static_cast<char>(0xC0 | (c >> 6));
-                text += static_cast<char>(0x80 | (c & 0x3F));
-            } else if (c < 0x10000) {
-                text += static_cast<char>(0xE0 | (c >> 12));
-                text += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-                text += static_cast<char>(0x80 | (c & 0x3F));
-            } else {
-                text += static_cast<char>(0xF0 | (c >> 18));
-                text += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-                text += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-                text += static_cast<char>(0x80 | (c & 0x3F));
-            }
+            ttlm::io::tokenizer_impl::append_utf8(text, random_code_point());
         }
         std::string normalized;
         ASSERT_NO_THROW(normalized = normalize(text)) << nlohmann::json(text).dump();

@@ -16,21 +16,18 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "io_test_support.hpp"
 #include "io/npy.hpp"
 #include "io/safetensors.hpp"
 
 namespace fs = std::filesystem;
+using namespace ttlm::io::testing;
 using ttlm::io::FormatError;
 
 namespace {
 
-const fs::path kData = fs::path(TTLM_SOURCE_DIR) / "tests" / "io" / "data";
 constexpr int kIterationsPerFormat = 5000;
 
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
 
 // Replaces the file's content in place. Truncating to zero first would make ext4 flush the file
 // to disk on close, and creating a fresh file costs an inode search: both make each iteration wait.
@@ -194,14 +191,8 @@ class Mutator {
     std::mt19937_64 rng_;
 };
 
-class FormatFuzz : public ::testing::Test {
+class FormatFuzz : public ttlm::io::testing::ScratchDirTest {
    protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("ttlm_io_fuzz_" + std::to_string(::getpid()) + "_" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
 
     // Runs `check` on the file holding `bytes`: success and FormatError are counted, anything
     // else fails the test with the iteration and bytes needed to reproduce it.
@@ -222,7 +213,6 @@ class FormatFuzz : public ::testing::Test {
         }
     }
 
-    fs::path dir_;
     int successes_ = 0, format_errors_ = 0;
 };
 

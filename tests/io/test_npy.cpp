@@ -9,41 +9,17 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "io_test_support.hpp"
 #include "io/npy.hpp"
 
 namespace fs = std::filesystem;
+using namespace ttlm::io::testing;
 using ttlm::io::FormatError;
 
 namespace {
 
-const fs::path kData = fs::path(TTLM_SOURCE_DIR) / "tests" / "io" / "data";
 
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
 
-void write_bytes(const fs::path& p, std::string_view bytes) {
-    std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-template <class F> std::string format_error_of(F f) {
-    try {
-        f();
-    } catch (const FormatError& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "expected FormatError, got another exception: " << e.what();
-        return {};
-    }
-    ADD_FAILURE() << "expected FormatError, nothing was thrown";
-    return {};
-}
-
-void expect_words(const std::string& message, std::initializer_list<std::string_view> words) {
-    for (std::string_view w : words)
-        EXPECT_NE(message.find(w), std::string::npos) << "'" << w << "' not in: " << message;
-}
 
 // A .npy file from a header dict written by hand: magic, version, length field, the dict padded
 // with spaces and a newline to a multiple of `align` bytes, then `data`.
@@ -63,15 +39,8 @@ std::string npy_bytes(std::string_view dict, std::string_view data, int major = 
 const std::string kSixFloats(24, '\0');
 constexpr std::string_view kGoodDict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
 
-class Npy : public ::testing::Test {
+class Npy : public ttlm::io::testing::ScratchDirTest {
    protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("ttlm_io_npy_" + std::to_string(::getpid()) + "_" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
     std::string load_error(std::string_view bytes) {
         const std::string p = path("bad.npy");
@@ -79,7 +48,6 @@ class Npy : public ::testing::Test {
         return format_error_of([&] { ttlm::io::load_npy(p); });
     }
 
-    fs::path dir_;
 };
 
 TEST_F(Npy, ReadsWhatNumpyWrote) {

@@ -12,24 +12,17 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "io_test_support.hpp"
 #include "io/safetensors.hpp"
 
 namespace fs = std::filesystem;
+using namespace ttlm::io::testing;
 using ttlm::io::FormatError;
 using ttlm::io::SafetensorsFile;
 
 namespace {
 
-const fs::path kData = fs::path(TTLM_SOURCE_DIR) / "tests" / "io" / "data";
 
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-void write_bytes(const fs::path& p, std::string_view bytes) {
-    std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 const nlohmann::json& expected() {
     static const nlohmann::json e = nlohmann::json::parse(read_bytes(kData / "expected.json"));
@@ -64,24 +57,6 @@ void expect_values(const ttl::Tensor& t, const nlohmann::json& want, const std::
     }
 }
 
-// The message of the exception `f` throws, which must be a FormatError.
-template <class F> std::string format_error_of(F f) {
-    try {
-        f();
-    } catch (const FormatError& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "expected FormatError, got another exception: " << e.what();
-        return {};
-    }
-    ADD_FAILURE() << "expected FormatError, nothing was thrown";
-    return {};
-}
-
-void expect_words(const std::string& message, std::initializer_list<std::string_view> words) {
-    for (std::string_view w : words)
-        EXPECT_NE(message.find(w), std::string::npos) << "'" << w << "' not in: " << message;
-}
 
 // A file built from a header and data section by hand; `length` overrides the header length field.
 std::string safetensors_bytes(std::string_view header, std::string_view data = {},
@@ -92,16 +67,9 @@ std::string safetensors_bytes(std::string_view header, std::string_view data = {
     return out.append(header).append(data);
 }
 
-class Safetensors : public ::testing::Test {
+class Safetensors : public ttlm::io::testing::ScratchDirTest {
    protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("ttlm_io_safetensors_" + std::to_string(::getpid()) + "_" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
 
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
     // Writes a malformed file and returns the message of the FormatError that opening it throws.
     std::string open_error(std::string_view bytes) {
@@ -114,7 +82,6 @@ class Safetensors : public ::testing::Test {
         return open_error(safetensors_bytes(fmt::format(R"({{"w":{}}})", entry_json), std::string(24, '\0')));
     }
 
-    fs::path dir_;
 };
 
 TEST_F(Safetensors, ReadsEveryTensorOfTheGoldenFile) {

@@ -14,32 +14,16 @@
 #include "io/errors.hpp"
 #include "io/tokenizer.hpp"
 #include "io/tokenizer_regex.hpp"
+#include "io/tokenizer_unicode.hpp"
 
 namespace {
 
 using nlohmann::json;
 using ttlm::io::FormatError;
 using ttlm::io::Tokenizer;
+using ttlm::io::tokenizer_impl::append_utf8;
 
 const std::string kTokenizerDir = TTLM_SOURCE_DIR "/.cache/tokenizers/deepseek_v3";
-
-void append_utf8(std::string& out, char32_t c) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-}
 
 // Valid UTF-8 mixing what tokenizers find hard: whitespace of every kind, digits, marks, CJK,
 // emoji with joiners and modifiers, controls, and pieces of DeepSeek-V3's added tokens.

@@ -7,6 +7,7 @@
 #include <utf8proc.h>
 
 #include "io/tokenizer.hpp"
+#include "io/tokenizer_unicode.hpp"
 
 namespace ttlm::engram {
 
@@ -47,12 +48,6 @@ std::u32string nfkd(std::string_view text) {
     }
 }
 
-void append_utf8(std::string& out, char32_t c) {
-    utf8proc_uint8_t buffer[4];
-    const auto n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(c), buffer);
-    out.append(reinterpret_cast<const char*>(buffer), static_cast<size_t>(n));
-}
-
 }  // namespace
 
 std::string normalize(std::string_view text) {
@@ -78,7 +73,7 @@ std::string normalize(std::string_view text) {
     while (end > begin && is_white_space(chars[end - 1])) --end;
     std::string out;
     out.reserve(end - begin);
-    for (size_t i = begin; i < end; ++i) append_utf8(out, chars[i] == kSentinel ? U' ' : chars[i]);
+    for (size_t i = begin; i < end; ++i) io::tokenizer_impl::append_utf8(out, chars[i] == kSentinel ? U' ' : chars[i]);
     return out;
 }
 
