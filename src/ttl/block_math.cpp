@@ -243,48 +243,20 @@ bool activation_of(const Operand& v, TileShape s) {
            simd::fusable_activation(static_cast<simd::Unary>(v.pending->uop));
 }
 
-// out = a op b over rows [r0, r1), with broadcast operands applied on the fly.
-void binary_rows(BinaryOp op, const Operand& a, const Operand& b, TileShape s, size_t r0, size_t r1, float* out) {
-    const size_t cols = static_cast<size_t>(s.cols) * kT, rows = r1 - r0;
-    if (!row_vector(b, s) && !col_vector(b, s) && !scalar_value(b) && commutative(op) &&
-        (row_vector(a, s) || col_vector(a, s) || scalar_value(a))) {
-        binary_rows(op, b, a, s, r0, r1, out);
-        return;
-    }
-    if (commutative(op) && activation_of(a, s) && !activation_of(b, s)) {
-        binary_rows(op, b, a, s, r0, r1, out);
-        return;
-    }
-    ScratchBuffer sa, sb;
-    if (activation_of(b, s) && !row_vector(a, s) && !col_vector(a, s) && !scalar_value(a)) {
-        // a op f(y): the activation applied on the way, in the same pass
-        const detail::ExprNode& f = *b.pending;
-        simd::binary_activation(to_simd(op), strip(a, r0, r1, sa), static_cast<simd::Unary>(f.uop),
-                                strip(f.a, r0, r1, sb), out, (r1 - r0) * static_cast<size_t>(s.cols) * kT);
-        return;
-    }
-    const float* x = strip(a, r0, r1, sa);
-    if (row_vector(b, s)) {
-        check_live(b);
-        simd::binary_per_col(to_simd(op), x, b.data, out, rows, cols);
-    } else if (col_vector(b, s)) {
-        check_live(b);
-        ScratchBuffer per_row(rows);
-        for (size_t r = 0; r < rows; ++r) per_row.get()[r] = b.data[(r0 + r) * kT];
-        simd::binary_per_row(to_simd(op), x, per_row.get(), out, rows, cols);
-    } else if (scalar_value(b)) {
-        check_live(b);
-        simd::binary_scalar(to_simd(op), x, b.data[0], out, rows * cols, false);
-    } else {
-        simd::binary(to_simd(op), x, strip(b, r0, r1, sb), out, rows * cols);
-    }
-}
+// What a consumer applies to a product chain's value on the way out: out = a op activation(chain).
+struct ChainEpilogue {
+    BinaryOp op;
+    const float* a;  // rows [r0, r1)
+    UnaryOp activation;
+};
 
 // A sum of products with row-vector factors, x0 * w0 + x1 * w1 + ... (a FIR filter over row
-// shifts, as a depthwise conv writes it), as one pass over the strip instead of one per term.
-// False when `top` is not such a chain of at least two terms.
-bool evaluate_product_chain(const detail::ExprNode& top, size_t r0, size_t r1, float* out) {
-    constexpr size_t kMaxTerms = 16;
+// shifts, as a depthwise conv writes it), as one pass over the strip instead of one per term,
+// with the consumer's epilogue, if any, in the same pass. False when `top` is not such a chain of
+// at least two terms.
+bool evaluate_product_chain(const detail::ExprNode& top, size_t r0, size_t r1, float* out,
+                            const ChainEpilogue* epilogue = nullptr) {
+    constexpr size_t kMaxTerms = simd::kMaxProductTerms;  // a longer chain: the rest is the base
     const Operand* xs[kMaxTerms];
     const Operand* ws[kMaxTerms];
     size_t terms = 0;
@@ -338,8 +310,62 @@ bool evaluate_product_chain(const detail::ExprNode& top, size_t r0, size_t r1, f
         w_rows[t] = ws[terms - 1 - t]->data;
     }
     const float* b = base ? strip(*base, r0, r1, base_strip) : nullptr;
-    simd::sum_of_products_per_col(b, x_rows.data(), w_rows, terms, out, rows, cols);
+    // A store into a block the chain reads row-shifted (y.store(row_shift(p, y, 1) * w + ...))
+    // would read rows it has already overwritten: such a chain goes through a scratch strip.
+    const auto out_begin = reinterpret_cast<uintptr_t>(out), out_end = reinterpret_cast<uintptr_t>(out + rows * cols);
+    bool reads_written_rows = false;
+    for (size_t i = 0; i < terms * rows; ++i) {
+        const auto row = reinterpret_cast<uintptr_t>(x_rows[i]);
+        reads_written_rows |= row >= out_begin && row < out_end && x_rows[i] != out + (i % rows) * cols;
+    }
+    ScratchBuffer staged;
+    float* to = reads_written_rows ? (staged = ScratchBuffer(rows * cols)).get() : out;
+    if (epilogue)
+        simd::sum_of_products_activation(to_simd(epilogue->op), epilogue->a, static_cast<simd::Unary>(epilogue->activation), b,
+                                         x_rows.data(), w_rows, terms, to, rows, cols);
+    else
+        simd::sum_of_products_per_col(b, x_rows.data(), w_rows, terms, to, rows, cols);
+    if (to != out) std::memcpy(out, to, rows * cols * sizeof(float));
     return true;
+}
+
+// out = a op b over rows [r0, r1), with broadcast operands applied on the fly.
+void binary_rows(BinaryOp op, const Operand& a, const Operand& b, TileShape s, size_t r0, size_t r1, float* out) {
+    const size_t cols = static_cast<size_t>(s.cols) * kT, rows = r1 - r0;
+    if (!row_vector(b, s) && !col_vector(b, s) && !scalar_value(b) && commutative(op) &&
+        (row_vector(a, s) || col_vector(a, s) || scalar_value(a))) {
+        binary_rows(op, b, a, s, r0, r1, out);
+        return;
+    }
+    if (commutative(op) && activation_of(a, s) && !activation_of(b, s)) {
+        binary_rows(op, b, a, s, r0, r1, out);
+        return;
+    }
+    ScratchBuffer sa, sb;
+    if (activation_of(b, s) && !row_vector(a, s) && !col_vector(a, s) && !scalar_value(a)) {
+        // a op f(y): the activation applied on the way, in the same pass
+        const detail::ExprNode& f = *b.pending;
+        const ChainEpilogue epilogue{op, strip(a, r0, r1, sa), f.uop};
+        if (inlinable(f.a, s) && evaluate_product_chain(*f.a.pending, r0, r1, out, &epilogue)) return;
+        simd::binary_activation(to_simd(op), epilogue.a, static_cast<simd::Unary>(f.uop),
+                                strip(f.a, r0, r1, sb), out, (r1 - r0) * static_cast<size_t>(s.cols) * kT);
+        return;
+    }
+    const float* x = strip(a, r0, r1, sa);
+    if (row_vector(b, s)) {
+        check_live(b);
+        simd::binary_per_col(to_simd(op), x, b.data, out, rows, cols);
+    } else if (col_vector(b, s)) {
+        check_live(b);
+        ScratchBuffer per_row(rows);
+        for (size_t r = 0; r < rows; ++r) per_row.get()[r] = b.data[(r0 + r) * kT];
+        simd::binary_per_row(to_simd(op), x, per_row.get(), out, rows, cols);
+    } else if (scalar_value(b)) {
+        check_live(b);
+        simd::binary_scalar(to_simd(op), x, b.data[0], out, rows * cols, false);
+    } else {
+        simd::binary(to_simd(op), x, strip(b, r0, r1, sb), out, rows * cols);
+    }
 }
 
 }  // namespace

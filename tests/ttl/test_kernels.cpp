@@ -278,17 +278,22 @@ TEST(Copy, PaddingRowsReadAsZeroAfterTheSlotHeldData) {
 }
 
 // A causal FIR filter over a stream of row blocks, written as TT-Lang block math: the executor
-// fuses the chain of products into one pass; a chain with a base expression, and one broken by a
-// full-block factor, take the general path. All against a double loop, in every mode.
+// fuses the chain of products into one pass (with a residual add of its SiLU in the same pass, as
+// the Engram conv writes it); a chain with a base expression, one broken by a full-block factor, and
+// one longer than the fused kernel takes, take the general path for part of it. All against a
+// double loop, in every mode.
 TEST(BlockMath, SumsOfRowShiftedProductsMatchLoop) {
-    const int cols = 64, blocks = 3, rows = blocks * 32, taps = 4, dilation = 3;
-    Tensor x = random_tensor({rows, cols}, 40), w = random_tensor({taps, cols}, 41), z = random_tensor({rows, cols}, 42);
+    const int cols = 64, blocks = 3, rows = blocks * 32, max_taps = 10, dilation = 3;
+    Tensor x = random_tensor({rows, cols}, 40), w = random_tensor({max_taps, cols}, 41), z = random_tensor({rows, cols}, 42);
     std::vector<Tensor> w_rows;
-    for (int k = 0; k < taps; ++k) w_rows.push_back(Tensor::from_vector(
+    for (int k = 0; k < max_taps; ++k) w_rows.push_back(Tensor::from_vector(
         std::vector<float>(w.data<float>() + k * cols, w.data<float>() + (k + 1) * cols), {1, cols}));
     auto at = [&](const Tensor& t, int r, int c) { return r < 0 ? 0.0 : static_cast<double>(t.data<float>()[r * cols + c]); };
-    for (int variant = 0; variant < 3; ++variant) {
-        // 0: sum_k x[t - s_k] w_k;  1: z + that;  2: the k = 1 term's factor is z * w_1, a full block.
+    for (int variant = 0; variant < 5; ++variant) {
+        // 0: y = sum_k x[t - s_k] w_k;  1: z + y;  2: the k = 1 term's factor is z * w_1, a full
+        // block;  3: z + silu(y);  4: y with 10 taps.
+        const int taps = variant == 4 ? max_taps : 4;
+        const bool uses_z = variant >= 1 && variant <= 3;
         Tensor want({rows, cols});
         for (int r = 0; r < rows; ++r)
             for (int c = 0; c < cols; ++c) {
@@ -297,6 +302,7 @@ TEST(BlockMath, SumsOfRowShiftedProductsMatchLoop) {
                     const double f = (variant == 2 && k == 1 ? at(z, r, c) : 1.0) * at(w, k, c);
                     y += at(x, r - (taps - 1 - k) * dilation, c) * f;
                 }
+                if (variant == 3) y = at(z, r, c) + y / (1.0 + std::exp(-y));
                 want.data<float>()[r * cols + c] = static_cast<float>(y);
             }
         for (const auto& mode : all_modes()) {
@@ -316,7 +322,7 @@ TEST(BlockMath, SumsOfRowShiftedProductsMatchLoop) {
                 for (int b = 0; b < blocks; ++b) {
                     auto xb = x_dfb.wait();
                     std::optional<ttl::Block> zb;
-                    if (variant != 0) zb.emplace(z_dfb.wait());
+                    if (uses_z) zb.emplace(z_dfb.wait());
                     ttl::BlockExpr p = prev ? ttl::BlockExpr(*prev) : ttl::math::fill(0.0f, blk);
                     auto term = [&](int k) {
                         ttl::BlockExpr f = ttl::math::broadcast(ws[static_cast<size_t>(k)], ttl::BcastDim::Row, blk);
@@ -326,7 +332,7 @@ TEST(BlockMath, SumsOfRowShiftedProductsMatchLoop) {
                     ttl::BlockExpr y = variant == 1 ? *zb + term(0) : term(0);
                     for (int k = 1; k < taps; ++k) y = y + term(k);
                     auto o = out_dfb.reserve();
-                    o.store(y);
+                    o.store(variant == 3 ? *zb + ttl::math::silu(y) : y);
                     prev.reset();
                     if (b + 1 == blocks) break;
                     auto h = hist.reserve();  // this block is the next one's past
@@ -343,7 +349,7 @@ TEST(BlockMath, SumsOfRowShiftedProductsMatchLoop) {
                 for (int b = 0; b < blocks; ++b) {
                     auto xb = x_dfb.reserve();
                     ttl::copy(x(b, ttl::slice(0, cols / 32)), xb).wait();
-                    if (variant == 0) continue;
+                    if (!uses_z) continue;
                     auto zb = z_dfb.reserve();
                     ttl::copy(z(b, ttl::slice(0, cols / 32)), zb).wait();
                 }
@@ -358,6 +364,48 @@ TEST(BlockMath, SumsOfRowShiftedProductsMatchLoop) {
             for (int i = 0; i < rows * cols; ++i)
                 ASSERT_NEAR(out.data<float>()[i], want.data<float>()[i], 1e-5) << "variant " << variant << " element " << i;
         }
+    }
+}
+
+// A FIR filter stored into the block it reads, row-shifted: every row sees the input, not rows
+// the store has already overwritten.
+TEST(BlockMath, RowShiftedChainStoredInPlaceReadsTheInput) {
+    const int cols = 32, rows = 32;
+    Tensor x = random_tensor({rows, cols}, 50), w = random_tensor({2, cols}, 51);
+    Tensor w0 = Tensor::from_vector(std::vector<float>(w.data<float>(), w.data<float>() + cols), {1, cols});
+    Tensor w1 = Tensor::from_vector(std::vector<float>(w.data<float>() + cols, w.data<float>() + 2 * cols), {1, cols});
+    for (const auto& mode : all_modes()) {
+        Tensor out({rows, cols});
+        ttl::Operation op("in_place_fir", ttl::Grid{1, 1});
+        auto x_dfb = ttl::make_dataflow_buffer_like(op, x, {1, 1}, 1, "x");
+        auto w0_dfb = ttl::make_dataflow_buffer_like(op, w0, {1, 1}, 1, "w0");
+        auto w1_dfb = ttl::make_dataflow_buffer_like(op, w1, {1, 1}, 1, "w1");
+        auto out_dfb = ttl::make_dataflow_buffer_like(op, out, {1, 1}, 1, "out");
+        op.compute([&] {
+            auto xb = x_dfb.wait();
+            auto a = w0_dfb.wait();
+            auto b = w1_dfb.wait();
+            auto o = out_dfb.reserve();
+            o.store(xb);
+            o.store(ttl::math::row_shift(ttl::math::fill(0.0f, {1, 1}), o, 1) * ttl::math::broadcast(a, ttl::BcastDim::Row, {1, 1}) +
+                    o * ttl::math::broadcast(b, ttl::BcastDim::Row, {1, 1}));
+        });
+        op.datamovement([&] {
+            { auto b = x_dfb.reserve(); ttl::copy(x(0, 0), b).wait(); }
+            { auto b = w0_dfb.reserve(); ttl::copy(w0(0, 0), b).wait(); }
+            { auto b = w1_dfb.reserve(); ttl::copy(w1(0, 0), b).wait(); }
+        });
+        op.datamovement([&] {
+            auto o = out_dfb.wait();
+            ttl::copy(o, out(0, 0)).wait();
+        });
+        op.run(mode);
+        const float* xv = x.data<float>();
+        for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < cols; ++c) {
+                const float want = std::fma(xv[r * cols + c], w1.data<float>()[c], r ? xv[(r - 1) * cols + c] * w0.data<float>()[c] : 0.0f);
+                ASSERT_NEAR(out.data<float>()[r * cols + c], want, 1e-6f) << r << " " << c;
+            }
     }
 }
 

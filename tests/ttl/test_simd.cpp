@@ -161,6 +161,44 @@ TEST(Simd, BinaryActivationEqualsUnaryThenBinary) {
     EXPECT_EQ(fusable, 5);  // exp, sigmoid, silu, relu, tanh
 }
 
+// The fused a op f(base + sum x_t w_t) is the sum of products followed by binary_activation, for
+// every term count it takes, with and without a base, rows read through their own pointers.
+TEST(Simd, SumOfProductsActivationEqualsTwoPasses) {
+    const size_t rows = 5, cols = 64;
+    const std::vector<float> a = random_floats(rows * cols, 30, -4.0f, 4.0f), base = random_floats(rows * cols, 31),
+                             x = random_floats((rows + 8) * cols, 32, -3.0f, 3.0f), w = random_floats(8 * cols, 33);
+    std::vector<float> fused(rows * cols), sum(rows * cols), two_pass(rows * cols);
+    for (size_t terms = 1; terms <= kMaxProductTerms; ++terms) {
+        std::vector<const float*> x_rows(terms * rows), w_rows(terms);
+        for (size_t t = 0; t < terms; ++t) {
+            w_rows[t] = w.data() + t * cols;
+            for (size_t r = 0; r < rows; ++r) x_rows[t * rows + r] = x.data() + (r + t) * cols;  // term t: rows shifted by t
+        }
+        for (const float* b : {static_cast<const float*>(nullptr), base.data()})
+            for (Unary u : {Unary::Exp, Unary::Sigmoid, Unary::Silu, Unary::Relu, Unary::Tanh})
+                for (Binary op : {Binary::Add, Binary::Mul, Binary::Max}) {
+                    sum_of_products_activation(op, a.data(), u, b, x_rows.data(), w_rows.data(), terms, fused.data(), rows, cols);
+                    sum_of_products_per_col(b, x_rows.data(), w_rows.data(), terms, sum.data(), rows, cols);
+                    binary_activation(op, a.data(), u, sum.data(), two_pass.data(), sum.size());
+                    for (size_t i = 0; i < sum.size(); ++i)
+                        ASSERT_TRUE(fused[i] == two_pass[i] || (std::isnan(fused[i]) && std::isnan(two_pass[i])))
+                            << fused[i] << " vs " << two_pass[i] << ": " << terms << " terms, base " << (b != nullptr)
+                            << ", unary " << static_cast<int>(u) << " binary " << static_cast<int>(op) << " at " << i;
+                }
+        // and the sum itself against a double loop
+        sum_of_products_per_col(base.data(), x_rows.data(), w_rows.data(), terms, sum.data(), rows, cols);
+        for (size_t r = 0; r < rows; ++r)
+            for (size_t c = 0; c < cols; ++c) {
+                double want = base[r * cols + c], mag = std::abs(want);
+                for (size_t t = 0; t < terms; ++t) {
+                    want += double(x[(r + t) * cols + c]) * w[t * cols + c];
+                    mag += std::abs(double(x[(r + t) * cols + c]) * w[t * cols + c]);
+                }
+                ASSERT_NEAR(sum[r * cols + c], want, 1e-6 * mag) << terms << " terms at " << r << "," << c;
+            }
+    }
+}
+
 TEST(Simd, Bf16RoundTripRoundsToNearestEven) {
     std::vector<float> x = random_floats(1001, 10, -1e3f, 1e3f);
     std::vector<uint16_t> h(x.size());

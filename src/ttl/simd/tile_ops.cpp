@@ -274,29 +274,74 @@ void MultiplyAddPerColImpl(const float* a, const float* b, const float* per_col,
     for (size_t r = 0; r < rows; ++r) MultiplyAddImpl(a + r * cols, b + r * cols, per_col, out + r * cols, cols);
 }
 
+// Rows of base + x[0] * w[0] + x[1] * w[1] + ... handed vector by vector to emit(i, acc), i the
+// element index r * cols + c: with the number of terms known at compile time, the row and weight
+// pointers live in registers. cols is a whole number of tiles, so of vectors.
+template <size_t T, class Emit>
+HWY_INLINE void sum_of_products_rows(const float* base, const float* const* x_rows, const float* const* w, size_t rows,
+                                     size_t cols, Emit emit) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    HWY_DASSERT(cols % L == 0);
+    const float* wt[T];
+    for (size_t t = 0; t < T; ++t) wt[t] = w[t];
+    for (size_t r = 0; r < rows; ++r) {
+        const float* x[T];
+        for (size_t t = 0; t < T; ++t) x[t] = x_rows[t * rows + r];
+        const size_t i0 = r * cols;
+        auto terms_from = [&](size_t c, size_t first, V acc) HWY_ATTR {
+            for (size_t t = first; t < T; ++t) acc = hn::MulAdd(hn::LoadU(d, x[t] + c), hn::LoadU(d, wt[t] + c), acc);
+            return acc;
+        };
+        if (base) {
+            for (size_t c = 0; c < cols; c += L) emit(i0 + c, terms_from(c, 0, hn::LoadU(d, base + i0 + c)));
+        } else {
+            for (size_t c = 0; c < cols; c += L) emit(i0 + c, terms_from(c, 1, hn::Mul(hn::LoadU(d, x[0] + c), hn::LoadU(d, wt[0] + c))));
+        }
+    }
+}
+
+template <class Emit>
+HWY_FLATTEN void sum_of_products_dispatch(const float* base, const float* const* x_rows, const float* const* w, size_t terms,
+                                          size_t rows, size_t cols, Emit emit) {
+    switch (terms) {
+        case 1: return sum_of_products_rows<1>(base, x_rows, w, rows, cols, emit);
+        case 2: return sum_of_products_rows<2>(base, x_rows, w, rows, cols, emit);
+        case 3: return sum_of_products_rows<3>(base, x_rows, w, rows, cols, emit);
+        case 4: return sum_of_products_rows<4>(base, x_rows, w, rows, cols, emit);
+        case 5: return sum_of_products_rows<5>(base, x_rows, w, rows, cols, emit);
+        case 6: return sum_of_products_rows<6>(base, x_rows, w, rows, cols, emit);
+        case 7: return sum_of_products_rows<7>(base, x_rows, w, rows, cols, emit);
+        case 8: return sum_of_products_rows<8>(base, x_rows, w, rows, cols, emit);
+    }
+    HWY_ASSERT(false);  // at most kMaxProductTerms
+}
+
 void SumOfProductsPerColImpl(const float* base, const float* const* x_rows, const float* const* w, size_t terms,
                              float* out, size_t rows, size_t cols) {
     const D d;
-    const size_t L = hn::Lanes(d);
-    const size_t first = base ? 0 : 1;
-    constexpr size_t kMaxTerms = 16;
-    const float* x[kMaxTerms];
-    for (size_t r = 0; r < rows; ++r) {
-        for (size_t t = 0; t < terms; ++t) x[t] = x_rows[t * rows + r];
-        const float* b = base ? base + r * cols : nullptr;
-        float* o = out + r * cols;
-        size_t c = 0;
-        for (; c + L <= cols; c += L) {
-            V acc = b ? hn::LoadU(d, b + c) : hn::Mul(hn::LoadU(d, x[0] + c), hn::LoadU(d, w[0] + c));
-            for (size_t t = first; t < terms; ++t) acc = hn::MulAdd(hn::LoadU(d, x[t] + c), hn::LoadU(d, w[t] + c), acc);
-            hn::StoreU(acc, d, o + c);
+    sum_of_products_dispatch(base, x_rows, w, terms, rows, cols, [out, d](size_t i, V acc) HWY_ATTR { hn::StoreU(acc, d, out + i); });
+}
+
+void SumOfProductsActivationImpl(Binary op, const float* a, Unary activation, const float* base, const float* const* x_rows,
+                                 const float* const* w, size_t terms, float* out, size_t rows, size_t cols) {
+    const D d;
+    const V zero = hn::Zero(d);
+    with_binary(op, [&](auto f) {
+        auto fused = [&](auto g) {
+            sum_of_products_dispatch(base, x_rows, w, terms, rows, cols, [a, out, d, f, g](size_t i, V acc) HWY_ATTR {
+                hn::StoreU(f(hn::LoadU(d, a + i), g(acc)), d, out + i);
+            });
+        };
+        switch (activation) {
+            case Unary::Exp: fused([d](V y) HWY_ATTR { return hn::Exp(d, y); }); return;
+            case Unary::Sigmoid: fused([d](V y) HWY_ATTR { return sigmoid(d, y); }); return;
+            case Unary::Silu: fused([d](V y) HWY_ATTR { return hn::Mul(y, sigmoid(d, y)); }); return;
+            case Unary::Relu: fused([zero](V y) HWY_ATTR { return hn::Max(y, zero); }); return;
+            case Unary::Tanh: fused([d](V y) HWY_ATTR { return hn::Tanh(d, y); }); return;
+            default: HWY_ASSERT(false);  // the caller checks fusable_activation()
         }
-        for (; c < cols; ++c) {
-            float acc = b ? b[c] : x[0][c] * w[0][c];
-            for (size_t t = first; t < terms; ++t) acc = std::fma(x[t][c], w[t][c], acc);
-            o[c] = acc;
-        }
-    }
+    });
 }
 
 void ScaleRowsColsImpl(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols) {
@@ -396,6 +441,7 @@ HWY_EXPORT(RowDotImpl);
 HWY_EXPORT(ScaleRowsColsImpl);
 HWY_EXPORT(BinaryActivationImpl);
 HWY_EXPORT(SumOfProductsPerColImpl);
+HWY_EXPORT(SumOfProductsActivationImpl);
 HWY_EXPORT(Bf16ToF32Impl);
 HWY_EXPORT(F32ToBf16Impl);
 HWY_EXPORT(StreamCopyRowsImpl);
@@ -441,6 +487,11 @@ void scale_rows_cols(const float* x, const float* per_row, const float* per_col,
 void sum_of_products_per_col(const float* base, const float* const* x_rows, const float* const* w, size_t terms,
                              float* out, size_t rows, size_t cols) {
     HWY_DYNAMIC_DISPATCH(SumOfProductsPerColImpl)(base, x_rows, w, terms, out, rows, cols);
+}
+void sum_of_products_activation(Binary op, const float* a, Unary activation, const float* base,
+                                const float* const* x_rows, const float* const* w, size_t terms, float* out, size_t rows,
+                                size_t cols) {
+    HWY_DYNAMIC_DISPATCH(SumOfProductsActivationImpl)(op, a, activation, base, x_rows, w, terms, out, rows, cols);
 }
 void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
     HWY_DYNAMIC_DISPATCH(RowDotImpl)(a, b, ld, rows, cols, out);

@@ -35,12 +35,20 @@ void matmul(const float* a, size_t lda, const float* b, size_t ldb, float* c, si
 void multiply_add(const float* a, const float* b, const float* c, float* out, size_t n);
 // out[r*cols + c] = a[r*cols + c] + b[r*cols + c] * per_col[c]
 void multiply_add_per_col(const float* a, const float* b, const float* per_col, float* out, size_t rows, size_t cols);
-// out = base + x[0] * w[0] + x[1] * w[1] + ... (in that order, one fused multiply-add per term),
-// out and base rows x cols, each w[t] a per-column vector, and term t's row r at x_rows[t * rows + r]
+// out = base + x[0] * w[0] + x[1] * w[1] + ... (in that order, one fused multiply-add per term;
+// at most kMaxProductTerms terms),
+// out and base rows x cols (cols a whole number of tiles), each w[t] a per-column vector, and term t's row r at x_rows[t * rows + r]
 // (rows given one by one, so a row-shifted operand is read in place); with no base,
 // out = x[0] * w[0] + ...
+constexpr size_t kMaxProductTerms = 8;
 void sum_of_products_per_col(const float* base, const float* const* x_rows, const float* const* w, size_t terms,
                              float* out, size_t rows, size_t cols);
+// out = a op activation(base + x[0] * w[0] + ...), the sum of products as above with the
+// activation and the binary op applied on the way (a residual add of an activated FIR filter);
+// activation as binary_activation.
+void sum_of_products_activation(Binary op, const float* a, Unary activation, const float* base,
+                                const float* const* x_rows, const float* const* w, size_t terms, float* out, size_t rows,
+                                size_t cols);
 // out[r*cols + c] = x[r*cols + c] * per_row[r] * per_col[c]   (RMSNorm's normalise-and-weight)
 void scale_rows_cols(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols);
 // out[r] = sum_c a[r*ld + c] * b[r*ld + c]
