@@ -291,11 +291,15 @@ bool evaluate_product_chain(const detail::ExprNode& top, size_t r0, size_t r1, f
     if (terms < 2) return false;
     const size_t rows = r1 - r0, cols = top.cols();
     ScratchBuffer base_strip, x_strips[kMaxTerms];
-    std::vector<const float*> x_rows(terms * rows);  // term t's row r at x_rows[t * rows + r]
+    // Term t's row r at x_rows[t * rows + r]: on the stack for a strip of a few tile rows.
+    constexpr size_t kInlineRows = 256;
+    const float* inline_rows[kInlineRows];
+    std::vector<const float*> heap_rows(terms * rows > kInlineRows ? terms * rows : 0);
+    const float** x_rows = heap_rows.empty() ? inline_rows : heap_rows.data();
     const float* w_rows[kMaxTerms];
     for (size_t t = 0; t < terms; ++t) {  // innermost term first: the order the unfused evaluation adds in
         const Operand& v = *xs[terms - 1 - t];
-        const float** row = x_rows.data() + t * rows;
+        const float** row = x_rows + t * rows;
         if (!v.pending && v.shift && v.bcast == Bcast::None) {
             // A row shift, read in place: rows before the shift come from the bottom of prev.
             check_live(v);
@@ -322,9 +326,9 @@ bool evaluate_product_chain(const detail::ExprNode& top, size_t r0, size_t r1, f
     float* to = reads_written_rows ? (staged = ScratchBuffer(rows * cols)).get() : out;
     if (epilogue)
         simd::sum_of_products_activation(to_simd(epilogue->op), epilogue->a, static_cast<simd::Unary>(epilogue->activation), b,
-                                         x_rows.data(), w_rows, terms, to, rows, cols);
+                                         x_rows, w_rows, terms, to, rows, cols);
     else
-        simd::sum_of_products_per_col(b, x_rows.data(), w_rows, terms, to, rows, cols);
+        simd::sum_of_products_per_col(b, x_rows, w_rows, terms, to, rows, cols);
     if (to != out) std::memcpy(out, to, rows * cols * sizeof(float));
     return true;
 }
@@ -710,12 +714,29 @@ BlockExpr reduce(const BlockExpr& x, ReduceDim dim, bool is_max, float scale) {
         // Row sums strip by strip: the input expression is never written out whole.
         const bool dot = !is_max && x.kind() == ExprKind::Binary && x.binary_op() == BinaryOp::Mul &&
                          x.lhs().bcast == Bcast::None && x.rhs().bcast == Bcast::None;
+        // (a * w) * b with w a row vector (a weighted dot, as an attention score or a gate writes
+        // it): the weighted product is never stored either.
+        const Operand *wa = nullptr, *ww = nullptr, *wb = nullptr;
+        if (dot) {
+            for (auto [p, q] : {std::pair{&x.lhs(), &x.rhs()}, std::pair{&x.rhs(), &x.lhs()}}) {
+                if (!inlinable(*p, s) || p->pending->kind != ExprKind::Binary || p->pending->bop != BinaryOp::Mul) continue;
+                const detail::ExprNode& m = *p->pending;
+                if (row_vector(m.b, s) && !row_vector(m.a, s)) wa = &m.a, ww = &m.b;
+                else if (row_vector(m.a, s) && !row_vector(m.b, s)) wa = &m.b, ww = &m.a;
+                else continue;
+                wb = q;
+                break;
+            }
+        }
         const Operand in = x.as_operand();
         const size_t step = strip_rows(cols);
         for (size_t r0 = 0; r0 < rows; r0 += step) {
             const size_t r1 = std::min(rows, r0 + step);
             ScratchBuffer s1, s2;
-            if (dot)  // sum of a product: a row dot, the product never stored
+            if (wa) {
+                check_live(*ww);
+                simd::row_dot_weighted(strip(*wa, r0, r1, s1), ww->data, strip(*wb, r0, r1, s2), cols, r1 - r0, cols, r + r0);
+            } else if (dot)  // sum of a product: a row dot, the product never stored
                 simd::row_dot(strip(x.lhs(), r0, r1, s1), strip(x.rhs(), r0, r1, s2), cols, r1 - r0, cols, r + r0);
             else
                 simd::row_reduce(is_max, strip(in, r0, r1, s1), cols, r1 - r0, cols, r + r0);

@@ -16,7 +16,9 @@ using namespace detail;
 namespace {
 
 constexpr int64_t kT = kTileDim;
-constexpr int64_t kPrefetchRows = 4;
+// A block's rows lie far apart in a tensor, where the hardware prefetchers do not follow: reads
+// ask for the row this many rows ahead while one is copied.
+constexpr size_t kPrefetchRows = 4;
 // Writes into tensors of at least this size bypass the cache (see simd::stream_copy_rows): they
 // will be evicted before anything reads them again.
 constexpr size_t kStreamingTensor = 8 << 20;
@@ -83,15 +85,20 @@ void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape, in
     const int64_t valid_rows = std::clamp<int64_t>(xrows - r0, 0, brows);
     const size_t row_bytes = static_cast<size_t>(valid_cols) * xs, stride = static_cast<size_t>(xcols) * xs;
     const char* src0 = xp + static_cast<size_t>(r0 * xcols + c0) * xs;
-    for (int64_t r = 0; r < valid_rows; ++r) {
-        // The rows of a block are far apart in the tensor, where the hardware prefetchers do not
-        // follow: ask for a row a few rows ahead while this one is copied.
-        if (r + kPrefetchRows < valid_rows)
-            for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(src0 + static_cast<size_t>(r + kPrefetchRows) * stride + b);
-        char* dst = bp + static_cast<size_t>(r * bcols) * bs;
-        convert_row(src0 + static_cast<size_t>(r) * stride, xt, dst, bt, static_cast<size_t>(valid_cols));
-        if (valid_cols < bcols) std::memset(dst + static_cast<size_t>(valid_cols) * bs, 0, static_cast<size_t>(bcols - valid_cols) * bs);
+    if (xt == bt) {
+        simd::copy_rows(bp, static_cast<size_t>(bcols) * bs, src0, stride, row_bytes, static_cast<size_t>(valid_rows),
+                        kPrefetchRows);
+    } else {
+        for (int64_t r = 0; r < valid_rows; ++r) {
+            if (r + static_cast<int64_t>(kPrefetchRows) < valid_rows)
+                for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(src0 + static_cast<size_t>(r + kPrefetchRows) * stride + b);
+            convert_row(src0 + static_cast<size_t>(r) * stride, xt, bp + static_cast<size_t>(r * bcols) * bs, bt,
+                        static_cast<size_t>(valid_cols));
+        }
     }
+    if (valid_cols < bcols)
+        for (int64_t r = 0; r < valid_rows; ++r)
+            std::memset(bp + static_cast<size_t>(r * bcols + valid_cols) * bs, 0, static_cast<size_t>(bcols - valid_cols) * bs);
     const int64_t zero_end = zero_from ? std::max<int64_t>(valid_rows, *zero_from) : brows;
     if (zero_end > valid_rows)
         std::memset(bp + static_cast<size_t>(valid_rows * bcols) * bs, 0, static_cast<size_t>((zero_end - valid_rows) * bcols) * bs);

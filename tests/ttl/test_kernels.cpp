@@ -409,4 +409,63 @@ TEST(BlockMath, RowShiftedChainStoredInPlaceReadsTheInput) {
     }
 }
 
+// Row sums of products: a plain dot, and a dot weighted by a row vector (either factor order, the
+// weight on either side), which the executor evaluates without storing the products. Against
+// a double loop, in every mode.
+TEST(BlockMath, RowSumsOfWeightedProductsMatchLoop) {
+    const int rows = 64, cols = 96;
+    Tensor a = random_tensor({rows, cols}, 60), b = random_tensor({rows, cols}, 61), w = random_tensor({1, cols}, 62);
+    for (int variant = 0; variant < 4; ++variant) {
+        // 0: sum a*b;  1: sum (a*w)*b;  2: sum b*(w*a);  3: sum a*a
+        Tensor want({rows, 1});
+        for (int r = 0; r < rows; ++r) {
+            double sum = 0;
+            for (int c = 0; c < cols; ++c) {
+                const double x = a.data<float>()[r * cols + c], y = variant == 3 ? x : b.data<float>()[r * cols + c];
+                sum += x * y * (variant == 1 || variant == 2 ? w.data<float>()[c] : 1.0);
+            }
+            want.data<float>()[r] = static_cast<float>(sum);
+        }
+        for (const auto& mode : all_modes()) {
+            Tensor out({rows, 1});
+            ttl::Operation op("row_dots", ttl::Grid{1, 1});
+            const ttl::TileShape blk{1, cols / 32};
+            auto a_dfb = ttl::make_dataflow_buffer_like(op, a, blk, 2, "a");
+            auto b_dfb = ttl::make_dataflow_buffer_like(op, b, blk, 2, "b");
+            auto w_dfb = ttl::make_dataflow_buffer_like(op, w, blk, 1, "w");
+            auto out_dfb = ttl::make_dataflow_buffer_like(op, out, {1, 1}, 2, "out");
+            op.compute([&] {
+                auto wb = w_dfb.wait();
+                for (int r = 0; r < rows / 32; ++r) {
+                    auto ab = a_dfb.wait();
+                    auto bb = b_dfb.wait();
+                    const ttl::BlockExpr wr = ttl::math::broadcast(wb, ttl::BcastDim::Row, blk);
+                    ttl::BlockExpr x = variant == 0 ? ab * bb : variant == 1 ? ab * wr * bb : variant == 2 ? bb * (wr * ab) : ab * ab;
+                    if (variant == 3) x = x + bb * ttl::math::fill(0.0f, blk);  // b is read in every variant
+                    auto o = out_dfb.reserve();
+                    o.store(ttl::math::reduce_sum(x, ttl::ReduceDim::Row));
+                }
+            });
+            op.datamovement([&] {
+                { auto wb = w_dfb.reserve(); ttl::copy(w(0, ttl::slice(0, cols / 32)), wb).wait(); }
+                for (int r = 0; r < rows / 32; ++r) {
+                    auto ab = a_dfb.reserve();
+                    ttl::copy(a(r, ttl::slice(0, cols / 32)), ab).wait();
+                    auto bb = b_dfb.reserve();
+                    ttl::copy(b(r, ttl::slice(0, cols / 32)), bb).wait();
+                }
+            });
+            op.datamovement([&] {
+                for (int r = 0; r < rows / 32; ++r) {
+                    auto o = out_dfb.wait();
+                    ttl::copy(o, out(r, 0)).wait();
+                }
+            });
+            op.run(mode);
+            for (int r = 0; r < rows; ++r)
+                ASSERT_NEAR(out.data<float>()[r], want.data<float>()[r], 2e-5) << "variant " << variant << " row " << r;
+        }
+    }
+}
+
 }  // namespace

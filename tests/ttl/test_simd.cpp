@@ -199,6 +199,23 @@ TEST(Simd, SumOfProductsActivationEqualsTwoPasses) {
     }
 }
 
+// The weighted row dot is the row dot of the stored product a * w with b, bit for bit (a tail of
+// columns past the last whole vector included).
+TEST(Simd, RowDotWeightedEqualsDotOfStoredProduct) {
+    const size_t rows = 3, cols = 45, ld = 50;
+    const std::vector<float> a = random_floats(rows * ld, 40), b = random_floats(rows * ld, 41), w = random_floats(cols, 42);
+    std::vector<float> aw(rows * ld), fused(rows), two_pass(rows);
+    for (size_t r = 0; r < rows; ++r) binary_per_col(Binary::Mul, a.data() + r * ld, w.data(), aw.data() + r * ld, 1, cols);
+    row_dot_weighted(a.data(), w.data(), b.data(), ld, rows, cols, fused.data());
+    row_dot(aw.data(), b.data(), ld, rows, cols, two_pass.data());
+    for (size_t r = 0; r < rows; ++r) {
+        EXPECT_EQ(fused[r], two_pass[r]) << r;
+        double want = 0;
+        for (size_t c = 0; c < cols; ++c) want += double(a[r * ld + c]) * w[c] * b[r * ld + c];
+        EXPECT_NEAR(fused[r], want, 1e-5) << r;
+    }
+}
+
 TEST(Simd, Bf16RoundTripRoundsToNearestEven) {
     std::vector<float> x = random_floats(1001, 10, -1e3f, 1e3f);
     std::vector<uint16_t> h(x.size());

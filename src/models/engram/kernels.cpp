@@ -220,12 +220,13 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
             }
         };
         // One tile row's output; `prev` gives the previous tile row's normalised chunk.
+        std::vector<Block> taps;
+        taps.reserve(static_cast<size_t>(K));
         auto convolve = [&](bool keep_history, auto&& prev_block) {
             for (int h = 0; h < hc; ++h) {
                 auto inv = inv_dfb.wait();  // valid in column 0
                 for (int c = 0; c < chunks; ++c) {
                     auto xv = x_dfb.wait();
-                    std::vector<Block> taps;
                     for (int k = 0; k < K; ++k) taps.push_back(tap_dfb[static_cast<size_t>(k)].wait());
                     std::optional<Block> held = prev_block();
                     BlockExpr prev = held ? BlockExpr(*held) : math::fill(0.0f, chunk);
@@ -248,6 +249,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                     }
                     auto o = out_dfb.reserve();
                     o.store(xv + s);
+                    taps.clear();  // popped
                 }
             }
         };

@@ -357,7 +357,9 @@ void ScaleRowsColsImpl(const float* x, const float* per_row, const float* per_co
     }
 }
 
-void RowDotImpl(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
+// out[r] = sum_c a[r, c] * weight(c) * b[r, c], weight(c) = (a * w)[c] rounded as its own product.
+template <class Weigh>
+HWY_INLINE void row_dots(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out, Weigh weigh) {
     const D d;
     const size_t L = hn::Lanes(d);
     for (size_t r = 0; r < rows; ++r) {
@@ -366,14 +368,35 @@ void RowDotImpl(const float* a, const float* b, size_t ld, size_t rows, size_t c
         V s0 = hn::Zero(d), s1 = hn::Zero(d);
         size_t c = 0;
         for (; c + 2 * L <= cols; c += 2 * L) {
-            s0 = hn::MulAdd(hn::LoadU(d, x + c), hn::LoadU(d, y + c), s0);
-            s1 = hn::MulAdd(hn::LoadU(d, x + c + L), hn::LoadU(d, y + c + L), s1);
+            s0 = hn::MulAdd(weigh(hn::LoadU(d, x + c), c), hn::LoadU(d, y + c), s0);
+            s1 = hn::MulAdd(weigh(hn::LoadU(d, x + c + L), c + L), hn::LoadU(d, y + c + L), s1);
         }
-        for (; c + L <= cols; c += L) s0 = hn::MulAdd(hn::LoadU(d, x + c), hn::LoadU(d, y + c), s0);
+        for (; c + L <= cols; c += L) s0 = hn::MulAdd(weigh(hn::LoadU(d, x + c), c), hn::LoadU(d, y + c), s0);
         float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
-        for (; c < cols; ++c) sum += x[c] * y[c];
+        if (c < cols) {  // the tail through a vector-sized buffer
+            HWY_ALIGN float tx[hn::MaxLanes(d)] = {}, ty[hn::MaxLanes(d)] = {}, t[hn::MaxLanes(d)];
+            for (size_t j = c; j < cols; ++j) tx[j - c] = x[j], ty[j - c] = y[j];
+            hn::Store(weigh(hn::Load(d, tx), c), d, t);
+            for (size_t j = c; j < cols; ++j) sum += t[j - c] * ty[j - c];
+        }
         out[r] = sum;
     }
+}
+
+void RowDotImpl(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
+    row_dots(a, b, ld, rows, cols, out, [](V x, size_t) HWY_ATTR { return x; });
+}
+
+void RowDotWeightedImpl(const float* a, const float* per_col, const float* b, size_t ld, size_t rows, size_t cols,
+                        float* out) {
+    const D d;
+    const size_t L = hn::Lanes(d);
+    row_dots(a, b, ld, rows, cols, out, [&](V x, size_t c) HWY_ATTR {
+        if (c + L <= cols) return hn::Mul(x, hn::LoadU(d, per_col + c));
+        HWY_ALIGN float tw[hn::MaxLanes(d)] = {};
+        for (size_t j = c; j < cols; ++j) tw[j - c] = per_col[j];
+        return hn::Mul(x, hn::Load(d, tw));
+    });
 }
 
 void Bf16ToF32Impl(const uint16_t* in, float* out, size_t n) {
@@ -419,6 +442,29 @@ void StreamCopyRowsImpl(void* dst, size_t dst_stride, const void* src, size_t sr
     hwy::FlushStream();
 }
 
+void CopyRowsImpl(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes, size_t rows,
+                  size_t prefetch_ahead) {
+    const hn::ScalableTag<uint8_t> d;
+    const size_t L = hn::Lanes(d);
+    for (size_t r = 0; r < rows; ++r) {
+        auto* out = static_cast<uint8_t*>(dst) + r * dst_stride;
+        const auto* in = static_cast<const uint8_t*>(src) + r * src_stride;
+        if (prefetch_ahead && r + prefetch_ahead < rows)
+            for (size_t b = 0; b < row_bytes; b += 64) hwy::Prefetch(in + prefetch_ahead * src_stride + b);
+        size_t i = 0;
+        for (; i + 4 * L <= row_bytes; i += 4 * L) {
+            const auto v0 = hn::LoadU(d, in + i), v1 = hn::LoadU(d, in + i + L), v2 = hn::LoadU(d, in + i + 2 * L),
+                       v3 = hn::LoadU(d, in + i + 3 * L);
+            hn::StoreU(v0, d, out + i);
+            hn::StoreU(v1, d, out + i + L);
+            hn::StoreU(v2, d, out + i + 2 * L);
+            hn::StoreU(v3, d, out + i + 3 * L);
+        }
+        for (; i + L <= row_bytes; i += L) hn::StoreU(hn::LoadU(d, in + i), d, out + i);
+        std::memcpy(out + i, in + i, row_bytes - i);
+    }
+}
+
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -438,6 +484,7 @@ HWY_EXPORT(RowReduceImpl);
 HWY_EXPORT(MultiplyAddImpl);
 HWY_EXPORT(MultiplyAddPerColImpl);
 HWY_EXPORT(RowDotImpl);
+HWY_EXPORT(RowDotWeightedImpl);
 HWY_EXPORT(ScaleRowsColsImpl);
 HWY_EXPORT(BinaryActivationImpl);
 HWY_EXPORT(SumOfProductsPerColImpl);
@@ -445,6 +492,7 @@ HWY_EXPORT(SumOfProductsActivationImpl);
 HWY_EXPORT(Bf16ToF32Impl);
 HWY_EXPORT(F32ToBf16Impl);
 HWY_EXPORT(StreamCopyRowsImpl);
+HWY_EXPORT(CopyRowsImpl);
 HWY_EXPORT(TargetNameImpl);
 
 bool fusable_activation(Unary op) {
@@ -493,11 +541,19 @@ void sum_of_products_activation(Binary op, const float* a, Unary activation, con
                                 size_t cols) {
     HWY_DYNAMIC_DISPATCH(SumOfProductsActivationImpl)(op, a, activation, base, x_rows, w, terms, out, rows, cols);
 }
+void row_dot_weighted(const float* a, const float* per_col, const float* b, size_t ld, size_t rows, size_t cols,
+                      float* out) {
+    HWY_DYNAMIC_DISPATCH(RowDotWeightedImpl)(a, per_col, b, ld, rows, cols, out);
+}
 void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
     HWY_DYNAMIC_DISPATCH(RowDotImpl)(a, b, ld, rows, cols, out);
 }
 void bf16_to_f32(const uint16_t* in, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Bf16ToF32Impl)(in, out, n); }
 void f32_to_bf16(const float* in, uint16_t* out, size_t n) { HWY_DYNAMIC_DISPATCH(F32ToBf16Impl)(in, out, n); }
+void copy_rows(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes, size_t rows,
+               size_t prefetch_ahead) {
+    HWY_DYNAMIC_DISPATCH(CopyRowsImpl)(dst, dst_stride, src, src_stride, row_bytes, rows, prefetch_ahead);
+}
 void stream_copy_rows(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes, size_t rows) {
     HWY_DYNAMIC_DISPATCH(StreamCopyRowsImpl)(dst, dst_stride, src, src_stride, row_bytes, rows);
 }

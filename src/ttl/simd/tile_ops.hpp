@@ -53,10 +53,19 @@ void sum_of_products_activation(Binary op, const float* a, Unary activation, con
 void scale_rows_cols(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols);
 // out[r] = sum_c a[r*ld + c] * b[r*ld + c]
 void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out);
+// out[r] = sum_c (a[r*ld + c] * per_col[c]) * b[r*ld + c]: a weighted row dot (the product a * w
+// rounded as when stored), one pass.
+void row_dot_weighted(const float* a, const float* per_col, const float* b, size_t ld, size_t rows, size_t cols,
+                      float* out);
 
 // Per-row sum / max over `cols` values of each of `rows` rows with stride ld.
 void row_reduce(bool max, const float* a, size_t ld, size_t rows, size_t cols, float* out);
 
+// Copies `rows` rows of `row_bytes` (at the given byte strides), asking for the row
+// `prefetch_ahead` rows ahead (0: none) while one is copied: a block's rows lie far apart in a
+// tensor, where the hardware prefetchers do not follow.
+void copy_rows(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes, size_t rows,
+               size_t prefetch_ahead);
 // Copies `rows` rows of `row_bytes` (at the given byte strides) with non-temporal stores, for
 // writes to tensors that will not be read soon (a DMA engine writing DRAM does not allocate
 // cache lines either): saves the read-for-ownership and leaves the cache to the kernel.
