@@ -314,22 +314,11 @@ bool evaluate_product_chain(const detail::ExprNode& top, size_t r0, size_t r1, f
         w_rows[t] = ws[terms - 1 - t]->data;
     }
     const float* b = base ? strip(*base, r0, r1, base_strip) : nullptr;
-    // A store into a block the chain reads row-shifted (y.store(row_shift(p, y, 1) * w + ...))
-    // would read rows it has already overwritten: such a chain goes through a scratch strip.
-    const auto out_begin = reinterpret_cast<uintptr_t>(out), out_end = reinterpret_cast<uintptr_t>(out + rows * cols);
-    bool reads_written_rows = false;
-    for (size_t i = 0; i < terms * rows; ++i) {
-        const auto row = reinterpret_cast<uintptr_t>(x_rows[i]);
-        reads_written_rows |= row >= out_begin && row < out_end && x_rows[i] != out + (i % rows) * cols;
-    }
-    ScratchBuffer staged;
-    float* to = reads_written_rows ? (staged = ScratchBuffer(rows * cols)).get() : out;
     if (epilogue)
         simd::sum_of_products_activation(to_simd(epilogue->op), epilogue->a, static_cast<simd::Unary>(epilogue->activation), b,
-                                         x_rows, w_rows, terms, to, rows, cols);
+                                         x_rows, w_rows, terms, out, rows, cols);
     else
-        simd::sum_of_products_per_col(b, x_rows, w_rows, terms, to, rows, cols);
-    if (to != out) std::memcpy(out, to, rows * cols * sizeof(float));
+        simd::sum_of_products_per_col(b, x_rows, w_rows, terms, out, rows, cols);
     return true;
 }
 
@@ -543,9 +532,35 @@ BlockExpr BlockExpr::matmul(Operand a, Operand b) {
     return BlockExpr(std::move(n));
 }
 
+namespace {
+// Whether evaluating `v` reads [dst, dst_end) other than element for element: row-shifted,
+// broadcast, or as a matmul operand. Written in place, such a value would read elements the
+// store has already overwritten (o.store(row_shift(p, o, 1) * w + o * v), say).
+bool reads_across(const Operand& v, uintptr_t dst, uintptr_t dst_end, bool whole) {
+    if (v.pending) {
+        const ExprNode& n = *v.pending;
+        if (n.memo) return false;
+        const bool matmul = n.kind == ExprKind::Matmul;
+        return reads_across(n.a, dst, dst_end, matmul) || reads_across(n.b, dst, dst_end, matmul) ||
+               reads_across(n.c, dst, dst_end, matmul);
+    }
+    auto inside = [&](const float* p) { return p && reinterpret_cast<uintptr_t>(p) >= dst && reinterpret_cast<uintptr_t>(p) < dst_end; };
+    if (!inside(v.data) && !(v.prev && inside(v.prev->data))) return false;
+    return whole || v.shift != 0 || v.bcast != Bcast::None;
+}
+}  // namespace
+
 void BlockExpr::evaluate_into(float* out) const {
     const ExprNode& n = *node_;
     const size_t rows = n.rows(), cols = n.cols(), step = strip_rows(cols);
+    Operand self;
+    self.pending = node_;
+    if (reads_across(self, reinterpret_cast<uintptr_t>(out), reinterpret_cast<uintptr_t>(out + rows * cols), false)) {
+        ScratchBuffer staged(rows * cols);
+        evaluate_into(staged.get());
+        std::memcpy(out, staged.get(), rows * cols * sizeof(float));
+        return;
+    }
     if (n.memo) {
         std::memcpy(out, n.memo->get(), rows * cols * sizeof(float));
         return;

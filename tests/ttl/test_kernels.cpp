@@ -367,45 +367,61 @@ TEST(BlockMath, SumsOfRowShiftedProductsMatchLoop) {
     }
 }
 
-// A FIR filter stored into the block it reads, row-shifted: every row sees the input, not rows
-// the store has already overwritten.
-TEST(BlockMath, RowShiftedChainStoredInPlaceReadsTheInput) {
-    const int cols = 32, rows = 32;
+// Values stored into the block they read, row-shifted (a FIR filter) or broadcast: every element
+// sees the input, not elements the store has already overwritten.
+TEST(BlockMath, StoresIntoTheBlockTheyReadSeeTheInput) {
+    const int cols = 1024, rows = 32;  // a block wide enough to be evaluated in two strips
     Tensor x = random_tensor({rows, cols}, 50), w = random_tensor({2, cols}, 51);
     Tensor w0 = Tensor::from_vector(std::vector<float>(w.data<float>(), w.data<float>() + cols), {1, cols});
     Tensor w1 = Tensor::from_vector(std::vector<float>(w.data<float>() + cols, w.data<float>() + 2 * cols), {1, cols});
-    for (const auto& mode : all_modes()) {
-        Tensor out({rows, cols});
-        ttl::Operation op("in_place_fir", ttl::Grid{1, 1});
-        auto x_dfb = ttl::make_dataflow_buffer_like(op, x, {1, 1}, 1, "x");
-        auto w0_dfb = ttl::make_dataflow_buffer_like(op, w0, {1, 1}, 1, "w0");
-        auto w1_dfb = ttl::make_dataflow_buffer_like(op, w1, {1, 1}, 1, "w1");
-        auto out_dfb = ttl::make_dataflow_buffer_like(op, out, {1, 1}, 1, "out");
-        op.compute([&] {
-            auto xb = x_dfb.wait();
-            auto a = w0_dfb.wait();
-            auto b = w1_dfb.wait();
-            auto o = out_dfb.reserve();
-            o.store(xb);
-            o.store(ttl::math::row_shift(ttl::math::fill(0.0f, {1, 1}), o, 1) * ttl::math::broadcast(a, ttl::BcastDim::Row, {1, 1}) +
-                    o * ttl::math::broadcast(b, ttl::BcastDim::Row, {1, 1}));
-        });
-        op.datamovement([&] {
-            { auto b = x_dfb.reserve(); ttl::copy(x(0, 0), b).wait(); }
-            { auto b = w0_dfb.reserve(); ttl::copy(w0(0, 0), b).wait(); }
-            { auto b = w1_dfb.reserve(); ttl::copy(w1(0, 0), b).wait(); }
-        });
-        op.datamovement([&] {
-            auto o = out_dfb.wait();
-            ttl::copy(o, out(0, 0)).wait();
-        });
-        op.run(mode);
-        const float* xv = x.data<float>();
-        for (int r = 0; r < rows; ++r)
-            for (int c = 0; c < cols; ++c) {
-                const float want = std::fma(xv[r * cols + c], w1.data<float>()[c], r ? xv[(r - 1) * cols + c] * w0.data<float>()[c] : 0.0f);
-                ASSERT_NEAR(out.data<float>()[r * cols + c], want, 1e-6f) << r << " " << c;
-            }
+    const float* xv = x.data<float>();
+    const ttl::TileShape blk{1, cols / 32};
+    for (int variant = 0; variant < 3; ++variant) {
+        // 0: y = shift(y, 1) * w0 + y * w1 (the fused chain);  1: y = shift(y, 1) + y;  2: y = y * y[0, :]
+        for (const auto& mode : all_modes()) {
+            Tensor out({rows, cols});
+            ttl::Operation op("in_place", ttl::Grid{1, 1});
+            auto x_dfb = ttl::make_dataflow_buffer_like(op, x, blk, 1, "x");
+            auto w0_dfb = ttl::make_dataflow_buffer_like(op, w0, blk, 1, "w0");
+            auto w1_dfb = ttl::make_dataflow_buffer_like(op, w1, blk, 1, "w1");
+            auto out_dfb = ttl::make_dataflow_buffer_like(op, out, blk, 1, "out");
+            op.compute([&] {
+                auto xb = x_dfb.wait();
+                auto a = w0_dfb.wait();
+                auto b = w1_dfb.wait();
+                auto o = out_dfb.reserve();
+                if (variant == 0) {
+                    o.store(xb);
+                } else {  // the weights are not needed: read them into nothing
+                    o.store(xb + ttl::math::fill(0.0f, blk) * (a + b));
+                }
+                const ttl::BlockExpr shifted = ttl::math::row_shift(ttl::math::fill(0.0f, blk), o, 1);
+                if (variant == 0)
+                    o.store(shifted * ttl::math::broadcast(a, ttl::BcastDim::Row, blk) + o * ttl::math::broadcast(b, ttl::BcastDim::Row, blk));
+                else if (variant == 1)
+                    o.store(shifted + o);
+                else
+                    o.store(o * ttl::math::broadcast(o, ttl::BcastDim::Row, blk));
+            });
+            op.datamovement([&] {
+                { auto b = x_dfb.reserve(); ttl::copy(x(0, ttl::slice(0, cols / 32)), b).wait(); }
+                { auto b = w0_dfb.reserve(); ttl::copy(w0(0, ttl::slice(0, cols / 32)), b).wait(); }
+                { auto b = w1_dfb.reserve(); ttl::copy(w1(0, ttl::slice(0, cols / 32)), b).wait(); }
+            });
+            op.datamovement([&] {
+                auto o = out_dfb.wait();
+                ttl::copy(o, out(0, ttl::slice(0, cols / 32))).wait();
+            });
+            op.run(mode);
+            for (int r = 0; r < rows; ++r)
+                for (int c = 0; c < cols; ++c) {
+                    const float here = xv[r * cols + c], above = r ? xv[(r - 1) * cols + c] : 0.0f;
+                    const float want = variant == 0   ? std::fma(here, w1.data<float>()[c], above * w0.data<float>()[c])
+                                       : variant == 1 ? above + here
+                                                      : here * xv[c];
+                    ASSERT_NEAR(out.data<float>()[r * cols + c], want, 1e-6f) << "variant " << variant << " at " << r << " " << c;
+                }
+        }
     }
 }
 
