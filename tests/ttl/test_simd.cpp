@@ -69,8 +69,9 @@ TEST(Simd, SigmoidAndSiluSaturateAndKeepNaN) {
         }
         const double want = 1.0 / (1.0 + std::exp(-double(x[i])));
         EXPECT_NEAR(s[i], want, 2e-6 * want + 1e-37) << "sigmoid at " << x[i];
-        if (std::isfinite(x[i]))
+        if (std::isfinite(x[i])) {
             EXPECT_NEAR(silu[i], x[i] * want, 2e-6 * std::abs(x[i] * want) + 1e-30) << "silu at " << x[i];
+        }
     }
     EXPECT_EQ(silu[7], inf);  // inf * 1
 }
