@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "ttl/detail/state.hpp"
+#include "ttl/simd/prefetch.hpp"
 #include "ttl/simd/tile_ops.hpp"
 
 namespace ttl {
@@ -64,11 +65,35 @@ void convert_row(const void* src, DType st, void* dst, DType dt, size_t n) {
     }
 }
 
+// A reader that walks a tensor's blocks in row-major order (the usual order) reads next the
+// block to the right, or the first of the next block row. When this read is the one the buffer
+// expected, the read `capacity` blocks on is queued as a background read: it arrives while the
+// compute kernel works on the blocks in between.
+void expect_next_read(detail::DfbState& dfb, const Tensor& x, int64_t r0, int64_t c0, int64_t brows, int64_t bcols) {
+    const bool expected = dfb.next_read_tensor == &x && dfb.next_read_row == r0 && dfb.next_read_col == c0;
+    auto advance = [&](int64_t& r, int64_t& c) {
+        if ((c += bcols) >= x.cols()) c = 0, r += brows;
+    };
+    advance(r0, c0);
+    dfb.next_read_tensor = &x;
+    dfb.next_read_row = r0;
+    dfb.next_read_col = c0;
+    if (!expected) return;
+    for (int i = 1; i < dfb.capacity; ++i) advance(r0, c0);
+    if (r0 + brows > x.rows() || c0 + bcols > x.cols()) return;
+    const size_t xs = dtype_size(x.dtype());
+    simd::background_reads.expect({static_cast<const char*>(x.raw()) + static_cast<size_t>(r0 * x.cols() + c0) * xs,
+                                   static_cast<size_t>(x.cols()) * xs, static_cast<size_t>(bcols) * xs,
+                                   static_cast<size_t>(brows)});
+}
+
 // Tensor tiles -> block. Parts of edge tiles beyond the tensor read as zero (tile padding).
 // `zero_from` (fast mode): the first block row from which the slot is known to hold zeros; rows
 // past the tensor are zeroed only below it. A row vector copied into a 32-row tile again and
 // again then costs one row, not a tile.
-void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape, int* zero_from = nullptr) {
+// `dfb` (fast mode): the buffer read into, to read ahead (expect_next_read).
+void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape, int* zero_from = nullptr,
+                detail::DfbState* dfb = nullptr) {
     const Tensor& x = *s.tensor;
     const DType xt = x.dtype();
     const size_t xs = dtype_size(xt), bs = dtype_size(bt);
@@ -78,13 +103,17 @@ void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape, in
     const int64_t valid_cols = std::min<int64_t>(bcols, xcols - c0);
     const char* xp = static_cast<const char*>(x.raw());
     char* bp = static_cast<char*>(block);
+    const char* src0 = xp + static_cast<size_t>(r0 * xcols + c0) * xs;
+    if (dfb) {
+        simd::background_reads.started(src0);
+        expect_next_read(*dfb, x, r0, c0, brows, bcols);
+    }
     if (xt == bt && valid_cols == bcols && bcols == xcols && r0 + brows <= xrows) {  // one contiguous run
-        std::memcpy(bp, xp + static_cast<size_t>(r0 * xcols) * xs, static_cast<size_t>(brows * bcols) * xs);
+        std::memcpy(bp, src0, static_cast<size_t>(brows * bcols) * xs);
         return;
     }
     const int64_t valid_rows = std::clamp<int64_t>(xrows - r0, 0, brows);
     const size_t row_bytes = static_cast<size_t>(valid_cols) * xs, stride = static_cast<size_t>(xcols) * xs;
-    const char* src0 = xp + static_cast<size_t>(r0 * xcols + c0) * xs;
     if (xt == bt) {
         simd::copy_rows(bp, static_cast<size_t>(bcols) * bs, src0, stride, row_bytes, static_cast<size_t>(valid_rows),
                         kPrefetchRows);
@@ -244,7 +273,8 @@ Transfer copy(const TensorSlice& src, Block& dst, std::source_location loc) {
     dst.note_written();
     OperationState& op = *t.node->op;
     if (!op.validating()) {
-        read_tiles(src, dst.data(), dst.dtype(), dst.shape(), &dst.dfb()->zero_rows_from[static_cast<size_t>(dst.slot())]);
+        read_tiles(src, dst.data(), dst.dtype(), dst.shape(), &dst.dfb()->zero_rows_from[static_cast<size_t>(dst.slot())],
+                   dst.dfb());
         return Transfer();
     }
     SlotState& s = slot_of(dst);

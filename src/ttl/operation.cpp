@@ -14,6 +14,7 @@
 
 #include "runtime/thread_pool.hpp"
 #include "ttl/detail/state.hpp"
+#include "ttl/simd/prefetch.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -480,6 +481,7 @@ struct Workers {
 
 void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, bool admit_all) {
     t_current_op = &op;
+    ttl::simd::background_reads.clear();  // reads another operation expected
     std::vector<NodeState*> active;
     auto start_node = [&](int idx) {
         NodeState& n = *op.nodes[static_cast<size_t>(idx)];

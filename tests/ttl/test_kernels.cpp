@@ -6,6 +6,7 @@
 #include <random>
 
 #include "examples/ttl/kernels.hpp"
+#include "ttl/simd/prefetch.hpp"
 
 namespace {
 
@@ -275,6 +276,49 @@ TEST(Copy, PaddingRowsReadAsZeroAfterTheSlotHeldData) {
                     ASSERT_EQ(out.data<float>()[(tile * 32 + r) * 32 + c], r == 0 ? row.data<float>()[c] : 0.0f)
                         << tile << " " << r << " " << c;
     }
+}
+
+// A reader that walks a tensor's blocks in row-major order has the block a buffer's depth ahead
+// queued as a background read once its order is confirmed (the second read on); one that jumps
+// has nothing queued for the jump. Either way the values are the tensor's.
+TEST(Copy, RowMajorReadsQueueTheBlockADepthAhead) {
+    Tensor x = random_tensor({4 * 32, 3 * 32}, 32);
+    const int depth = 3;
+    auto block_at = [&](int r, int c) { return reinterpret_cast<const char*>(x.data<float>() + (r * 32) * x.cols() + c * 32); };
+    Tensor out({4 * 32, 3 * 32});
+    std::vector<std::pair<int, int>> order;
+    for (int r = 0; r < 4; ++r)
+        for (int c = 0; c < 3; ++c) order.emplace_back(r, c);
+    std::swap(order[7], order[8]);  // a jump: (2, 2) read before (2, 1)
+    std::vector<bool> queued_ahead;
+    ttl::Operation op("read_ahead", ttl::Grid{1, 1});
+    auto in = ttl::make_dataflow_buffer_like(op, x, {1, 1}, depth, "in");
+    auto res = ttl::make_dataflow_buffer_like(op, out, {1, 1}, 2, "res");
+    op.compute([&] {
+        for (size_t i = 0; i < order.size(); ++i) {
+            auto b = in.wait();
+            auto o = res.reserve();
+            o.store(b);
+        }
+    });
+    op.datamovement([&] {
+        for (size_t i = 0; i < order.size(); ++i) {
+            auto b = in.reserve();
+            ttl::copy(x(order[i].first, order[i].second), b).wait();
+            const size_t ahead = i + depth;  // in row-major order, which `order` follows but at 7 and 8
+            queued_ahead.push_back(ahead < 12 && ttl::simd::background_reads.queued(block_at(int(ahead / 3), int(ahead % 3))));
+        }
+    });
+    op.datamovement([&] {
+        for (size_t i = 0; i < order.size(); ++i) {
+            auto r = res.wait();
+            ttl::copy(r, out(order[i].first, order[i].second)).wait();
+        }
+    });
+    op.run(fast());
+    const std::vector<bool> want = {false, true, true, true, true, true, true, false, false, false, false, false};
+    EXPECT_EQ(queued_ahead, want);
+    expect_equal(out, x);
 }
 
 // A causal FIR filter over a stream of row blocks, written as TT-Lang block math: the executor

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ttl/dtype.hpp"
+#include "ttl/simd/prefetch.hpp"
 #include "ttl/simd/tile_ops.hpp"
 
 namespace {
@@ -227,6 +228,36 @@ TEST(Simd, Bf16RoundTripRoundsToNearestEven) {
         ASSERT_EQ(h[i], ttl::float_to_bf16_bits(x[i]));
         ASSERT_EQ(back[i], ttl::bf16_bits_to_float(h[i]));
     }
+}
+
+// The background read queue: lines go out oldest read first, a finished read leaves the queue, a
+// read that starts takes itself and everything queued before it off, and a full queue drops its
+// oldest read.
+TEST(BackgroundReads, IssuesOldestFirstAndForgetsStartedReads) {
+    static char memory[64 * 64];
+    ttl::simd::BackgroundReads q;
+    const char* a = memory;
+    const char* b = memory + 1024;
+    const char* c = memory + 2048;
+    q.expect({a, 256, 128, 2});  // 2 rows of 2 lines
+    q.expect({b, 256, 128, 2});
+    q.expect({c, 256, 128, 2});
+    q.issue(3);
+    EXPECT_TRUE(q.queued(a));  // one line of a left
+    q.issue(1);
+    EXPECT_FALSE(q.queued(a));
+    EXPECT_TRUE(q.queued(b));
+    q.started(b);
+    EXPECT_FALSE(q.queued(b));
+    EXPECT_TRUE(q.queued(c));
+    q.started(a);  // not queued: nothing changes
+    EXPECT_TRUE(q.queued(c));
+    q.clear();
+    EXPECT_FALSE(q.queued(c));
+    for (int i = 0; i <= ttl::simd::BackgroundReads::kCapacity; ++i) q.expect({memory + 64 * i, 64, 64, 1});
+    EXPECT_FALSE(q.queued(memory));
+    EXPECT_TRUE(q.queued(memory + 64));
+    EXPECT_TRUE(q.queued(memory + 64 * ttl::simd::BackgroundReads::kCapacity));
 }
 
 }  // namespace

@@ -72,6 +72,10 @@ struct DfbState {
     // Fast mode, per slot: the first row from which the block is known to be zero (a copy of a
     // short tensor leaves its padding rows zero; anything else that writes the block forgets it).
     std::vector<int> zero_rows_from;
+    // Fast mode: the tensor read this buffer expects next if its reader walks a tensor's tiles
+    // in row-major order (first element row and column), to read ahead (simd/prefetch.hpp).
+    const void* next_read_tensor = nullptr;
+    int64_t next_read_row = -1, next_read_col = -1;
 
     char* slot_data(int slot) const { return base + static_cast<size_t>(slot) * spec->block_bytes; }
     void forget_zero_rows(int slot) { zero_rows_from[static_cast<size_t>(slot)] = spec->shape.rows * 32; }

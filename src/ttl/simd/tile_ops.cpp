@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "ttl/dtype.hpp"
+#include "ttl/simd/prefetch.hpp"
 #include "ttl/simd/tile_ops.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -286,6 +287,7 @@ HWY_INLINE void sum_of_products_rows(const float* base, const float* const* x_ro
     const float* wt[T];
     for (size_t t = 0; t < T; ++t) wt[t] = w[t];
     for (size_t r = 0; r < rows; ++r) {
+        background_reads.issue(cols / L);  // one line per vector row segment (prefetch.hpp)
         const float* x[T];
         for (size_t t = 0; t < T; ++t) x[t] = x_rows[t * rows + r];
         const size_t i0 = r * cols;
@@ -363,6 +365,7 @@ HWY_INLINE void row_dots(const float* a, const float* b, size_t ld, size_t rows,
     const D d;
     const size_t L = hn::Lanes(d);
     for (size_t r = 0; r < rows; ++r) {
+        background_reads.issue(cols / L);
         const float* x = a + r * ld;
         const float* y = b + r * ld;
         V s0 = hn::Zero(d), s1 = hn::Zero(d);
