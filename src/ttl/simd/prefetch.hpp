@@ -1,10 +1,12 @@
 // Background reads: tensor reads the runtime expects next, brought into cache a few lines at a
 // time by the compute loops. On the chip a reader's copy is a DMA that runs while compute works;
 // on a CPU the core copies by itself, and a block read straight from DRAM stalls it for the whole
-// transfer. When a reader's reads into one buffer advance by a fixed step, the runtime queues the
-// read it expects a buffer's depth later, and the compute loops issue its cache lines as they go
-// (about one per vector of output), so that DRAM works while the core computes and the later copy
-// finds its data in cache. Only a hint: a wrong guess costs bandwidth, never a wrong value.
+// transfer. When a reader walks a tensor's blocks in row-major order, the runtime queues the read
+// it expects a buffer's depth later (ttl/copy.cpp), and the heavy compute loops issue its cache
+// lines as they go, one per vector row segment they process: paced so, the requests stay within
+// what the memory system takes at once (a burst of them would stall the core as the copy did), and
+// DRAM works while the core computes; the copy then finds its data in cache. Only a hint: a wrong
+// guess costs bandwidth, never a wrong value.
 #pragma once
 
 #include <cstddef>
@@ -31,7 +33,7 @@ class BackgroundReads {
     void issue(size_t lines) {
         while (lines && count_) {
             const PendingRead& r = q_[head_];
-            __builtin_prefetch(r.base + row_ * r.stride + offset_, 0, 2);
+            __builtin_prefetch(r.base + row_ * r.stride + offset_, 0, 2);  // prefetcht1
             --lines;
             if ((offset_ += kLine) >= r.row_bytes) {
                 offset_ = 0;
