@@ -25,6 +25,7 @@ class BackgroundReads {
 
     // Queues a read; the oldest is dropped when the queue is full (its time has passed).
     void expect(const PendingRead& r) {
+        if (r.rows == 0 || r.row_bytes == 0) return;
         if (count_ == kCapacity) pop();
         q_[(head_ + count_) % kCapacity] = r;
         ++count_;
