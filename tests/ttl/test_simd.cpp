@@ -254,6 +254,10 @@ TEST(BackgroundReads, IssuesOldestFirstAndForgetsStartedReads) {
     EXPECT_TRUE(q.queued(c));
     q.clear();
     EXPECT_FALSE(q.queued(c));
+    q.expect({a, 256, 0, 2});  // empty reads are not queued
+    q.expect({b, 256, 128, 0});
+    EXPECT_FALSE(q.queued(a));
+    EXPECT_FALSE(q.queued(b));
     for (int i = 0; i <= ttl::simd::BackgroundReads::kCapacity; ++i) q.expect({memory + 64 * i, 64, 64, 1});
     EXPECT_FALSE(q.queued(memory));
     EXPECT_TRUE(q.queued(memory + 64));
