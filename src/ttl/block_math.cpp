@@ -14,6 +14,43 @@
 
 namespace ttl {
 
+namespace {
+// Expression nodes come and go by the thousand per kernel (a few per block): their blocks (node
+// and shared count together) go back to a per-thread free list instead of the heap.
+struct FreeBlocks {
+    void* head = nullptr;
+    ~FreeBlocks() {
+        while (head) ::operator delete(std::exchange(head, *static_cast<void**>(head)));
+    }
+};
+template <class T>
+struct RecyclingAllocator {
+    using value_type = T;
+    RecyclingAllocator() = default;
+    template <class U>
+    RecyclingAllocator(const RecyclingAllocator<U>&) {}
+    static FreeBlocks& free_blocks() {
+        thread_local FreeBlocks f;
+        return f;
+    }
+    T* allocate(size_t n) {
+        static_assert(sizeof(T) >= sizeof(void*));
+        FreeBlocks& f = free_blocks();
+        if (n != 1 || !f.head) return static_cast<T*>(::operator new(n * sizeof(T)));
+        return static_cast<T*>(std::exchange(f.head, *static_cast<void**>(f.head)));
+    }
+    void deallocate(T* p, size_t n) {
+        if (n != 1) return ::operator delete(p);
+        FreeBlocks& f = free_blocks();
+        *reinterpret_cast<void**>(p) = f.head;
+        f.head = p;
+    }
+    template <class U>
+    bool operator==(const RecyclingAllocator<U>&) const { return true; }
+};
+std::shared_ptr<detail::ExprNode> new_node() { return std::allocate_shared<detail::ExprNode>(RecyclingAllocator<detail::ExprNode>()); }
+}  // namespace
+
 using namespace detail;
 
 namespace detail {
@@ -443,7 +480,7 @@ BlockExpr::BlockExpr(const Block& block) {
         s.ever_read = true;
         s.state = BlockState::ReadWrite;
     }
-    auto node = std::make_shared<ExprNode>();
+    auto node = new_node();
     node->shape = block.shape();
     node->a.shape = node->a.view_shape = node->shape;
     if (block.dtype() == DType::F32) {
@@ -470,7 +507,7 @@ const Operand& BlockExpr::rhs() const { return node_->b; }
 
 namespace {
 std::shared_ptr<ExprNode> node_of(ExprKind kind, TileShape shape) {
-    auto n = std::make_shared<ExprNode>();
+    auto n = new_node();
     n->kind = kind;
     n->shape = shape;
     return n;
