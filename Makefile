@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS  ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: run test deps tokenizer configure build asan clean
+.PHONY: run test deps tokenizer configure build asan roofline clean
 
 run: build tokenizer
 	$(BUILD)/tools/ttlm/ttlm engram
@@ -28,6 +28,13 @@ build: configure
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DTTLM_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+
+# Plain-loop Engram kernels against memcpy: what this CPU allows without the dataflow model
+# (BENCHMARKS.md). Needs AVX-512; not part of the build or the tests.
+roofline:
+	@mkdir -p $(BUILD)
+	g++ -O2 -march=native -std=c++20 -pthread tools/roofline/engram_roofline.cpp -o $(BUILD)/engram_roofline
+	$(BUILD)/engram_roofline $(ROOFLINE_ARGS)
 
 clean:
 	rm -rf $(BUILD) build-asan
