@@ -26,10 +26,11 @@ namespace {
 constexpr int kHidden = 1024, kBranches = 4, kChannels = kHidden * kBranches, kTaps = 4, kDilation = 3;
 constexpr int kBlockTokens = 32, kBlockCols = 512;  // a ttl block: one tile row, 16 tiles wide
 
-float* alloc_floats(size_t n, float fill) {
+// n floats of test data: scale * (i mod 97).
+float* alloc_floats(size_t n, float scale) {
     auto* p = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
     if (!p) std::abort();
-    for (size_t i = 0; i < n; ++i) p[i] = fill * static_cast<float>(i % 97);
+    for (size_t i = 0; i < n; ++i) p[i] = scale * static_cast<float>(i % 97);
     return p;
 }
 
@@ -191,9 +192,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     const size_t n = static_cast<size_t>(tokens) * kChannels;
-    ConvData conv{alloc_floats(n, 0.01f), alloc_floats(static_cast<size_t>(tokens) * kBranches, 0.f),
-                  alloc_floats(kTaps * kChannels, 0.001f), alloc_floats(n, 0.f)};
-    std::fill(const_cast<float*>(conv.inv), const_cast<float*>(conv.inv) + tokens * kBranches, 1.f);
+    float* inverse_rms = alloc_floats(static_cast<size_t>(tokens) * kBranches, 0.f);
+    std::fill(inverse_rms, inverse_rms + static_cast<size_t>(tokens) * kBranches, 1.f);
+    ConvData conv{alloc_floats(n, 0.01f), inverse_rms, alloc_floats(kTaps * kChannels, 0.001f), alloc_floats(n, 0.f)};
     GatingData gating{alloc_floats(static_cast<size_t>(tokens) * (kBranches + 1) * kHidden, 0.01f), alloc_floats(n, 0.02f),
                       alloc_floats(kChannels, 0.001f), alloc_floats(n, 0.f), alloc_floats(static_cast<size_t>(tokens) * kBranches, 0.f)};
     // memcpy baselines over the bytes each kernel touches: conv 4096 floats in and out per token,
