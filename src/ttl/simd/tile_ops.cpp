@@ -7,6 +7,7 @@
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/cache_control.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -421,51 +422,50 @@ void F32ToBf16Impl(const float* in, uint16_t* out, size_t n) {
 }
 
 // Rows of `row_bytes`, `rows` of them, at the given strides, with non-temporal stores.
-void StreamCopyRowsImpl(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes,
-                        size_t rows) {
+// Rows of bytes from src to dst, four vectors at a time. kStream: non-temporal stores (the
+// destination is not read again soon), which need a vector-aligned address, so each row's bytes up
+// to the first vector boundary go by memcpy. prefetch_ahead: rows ahead to prefetch (0: none).
+template <bool kStream>
+HWY_INLINE void copy_rows_of_bytes(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes,
+                                   size_t rows, size_t prefetch_ahead) {
     const hn::ScalableTag<uint8_t> d;
     const size_t L = hn::Lanes(d);
-    for (size_t r = 0; r < rows; ++r) {
-        auto* out = static_cast<uint8_t*>(dst) + r * dst_stride;
-        const auto* in = static_cast<const uint8_t*>(src) + r * src_stride;
-        // Align the destination to a vector, stream the body, copy the tail normally.
-        size_t head = (L - reinterpret_cast<uintptr_t>(out) % L) % L;
-        if (head > row_bytes) head = row_bytes;
-        std::memcpy(out, in, head);
-        size_t i = head;
-        for (; i + 4 * L <= row_bytes; i += 4 * L) {
-            hn::Stream(hn::LoadU(d, in + i), d, out + i);
-            hn::Stream(hn::LoadU(d, in + i + L), d, out + i + L);
-            hn::Stream(hn::LoadU(d, in + i + 2 * L), d, out + i + 2 * L);
-            hn::Stream(hn::LoadU(d, in + i + 3 * L), d, out + i + 3 * L);
-        }
-        for (; i + L <= row_bytes; i += L) hn::Stream(hn::LoadU(d, in + i), d, out + i);
-        std::memcpy(out + i, in + i, row_bytes - i);
-    }
-    hwy::FlushStream();
-}
-
-void CopyRowsImpl(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes, size_t rows,
-                  size_t prefetch_ahead) {
-    const hn::ScalableTag<uint8_t> d;
-    const size_t L = hn::Lanes(d);
+    auto put = [d](auto v, uint8_t* p) HWY_ATTR {
+        if constexpr (kStream)
+            hn::Stream(v, d, p);
+        else
+            hn::StoreU(v, d, p);
+    };
     for (size_t r = 0; r < rows; ++r) {
         auto* out = static_cast<uint8_t*>(dst) + r * dst_stride;
         const auto* in = static_cast<const uint8_t*>(src) + r * src_stride;
         if (prefetch_ahead && r + prefetch_ahead < rows)
             for (size_t b = 0; b < row_bytes; b += 64) hwy::Prefetch(in + prefetch_ahead * src_stride + b);
         size_t i = 0;
-        for (; i + 4 * L <= row_bytes; i += 4 * L) {
-            const auto v0 = hn::LoadU(d, in + i), v1 = hn::LoadU(d, in + i + L), v2 = hn::LoadU(d, in + i + 2 * L),
-                       v3 = hn::LoadU(d, in + i + 3 * L);
-            hn::StoreU(v0, d, out + i);
-            hn::StoreU(v1, d, out + i + L);
-            hn::StoreU(v2, d, out + i + 2 * L);
-            hn::StoreU(v3, d, out + i + 3 * L);
+        if constexpr (kStream) {
+            i = std::min((L - reinterpret_cast<uintptr_t>(out) % L) % L, row_bytes);
+            std::memcpy(out, in, i);
         }
-        for (; i + L <= row_bytes; i += L) hn::StoreU(hn::LoadU(d, in + i), d, out + i);
+        for (; i + 4 * L <= row_bytes; i += 4 * L) {
+            put(hn::LoadU(d, in + i), out + i);
+            put(hn::LoadU(d, in + i + L), out + i + L);
+            put(hn::LoadU(d, in + i + 2 * L), out + i + 2 * L);
+            put(hn::LoadU(d, in + i + 3 * L), out + i + 3 * L);
+        }
+        for (; i + L <= row_bytes; i += L) put(hn::LoadU(d, in + i), out + i);
         std::memcpy(out + i, in + i, row_bytes - i);
     }
+    if constexpr (kStream) hwy::FlushStream();
+}
+
+void StreamCopyRowsImpl(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes,
+                        size_t rows) {
+    copy_rows_of_bytes<true>(dst, dst_stride, src, src_stride, row_bytes, rows, 0);
+}
+
+void CopyRowsImpl(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes, size_t rows,
+                  size_t prefetch_ahead) {
+    copy_rows_of_bytes<false>(dst, dst_stride, src, src_stride, row_bytes, rows, prefetch_ahead);
 }
 
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
