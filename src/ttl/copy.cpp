@@ -87,6 +87,25 @@ void expect_next_read(detail::DfbState& dfb, const Tensor& x, int64_t r0, int64_
                                    static_cast<size_t>(brows)});
 }
 
+// A block's window onto a tensor, in elements: the block's rows and columns from (r0, c0), of
+// which valid_rows x valid_cols lie inside the tensor (edge tiles hang over its end).
+struct TileWindow {
+    TileWindow(const TensorSlice& s, DType block_dtype, TileShape shape)
+        : xt(s.tensor->dtype()),
+          xs(dtype_size(xt)),
+          bs(dtype_size(block_dtype)),
+          brows(shape.rows * kT),
+          bcols(shape.cols * kT),
+          r0(s.rows.begin * kT),
+          c0(s.cols.begin * kT),
+          xcols(s.tensor->cols()),
+          valid_rows(std::clamp<int64_t>(s.tensor->rows() - r0, 0, brows)),
+          valid_cols(std::min<int64_t>(bcols, xcols - c0)) {}
+    DType xt;
+    size_t xs, bs;  // element sizes: tensor, block
+    int64_t brows, bcols, r0, c0, xcols, valid_rows, valid_cols;
+};
+
 // Tensor tiles -> block. Parts of edge tiles beyond the tensor read as zero (tile padding).
 // `zero_from` (fast mode): the first block row from which the slot is known to hold zeros; rows
 // past the tensor are zeroed only below it. A row vector copied into a 32-row tile again and
@@ -95,12 +114,7 @@ void expect_next_read(detail::DfbState& dfb, const Tensor& x, int64_t r0, int64_
 void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape, int* zero_from = nullptr,
                 detail::DfbState* dfb = nullptr) {
     const Tensor& x = *s.tensor;
-    const DType xt = x.dtype();
-    const size_t xs = dtype_size(xt), bs = dtype_size(bt);
-    const int64_t brows = shape.rows * kT, bcols = shape.cols * kT;
-    const int64_t r0 = s.rows.begin * kT, c0 = s.cols.begin * kT;
-    const int64_t xrows = x.rows(), xcols = x.cols();
-    const int64_t valid_cols = std::min<int64_t>(bcols, xcols - c0);
+    const auto [xt, xs, bs, brows, bcols, r0, c0, xcols, valid_rows, valid_cols] = TileWindow(s, bt, shape);
     const char* xp = static_cast<const char*>(x.raw());
     char* bp = static_cast<char*>(block);
     const char* src0 = xp + static_cast<size_t>(r0 * xcols + c0) * xs;
@@ -108,11 +122,10 @@ void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape, in
         simd::background_reads.started(src0);
         expect_next_read(*dfb, x, r0, c0, brows, bcols);
     }
-    if (xt == bt && valid_cols == bcols && bcols == xcols && r0 + brows <= xrows) {  // one contiguous run
+    if (xt == bt && valid_cols == bcols && bcols == xcols && valid_rows == brows) {  // one contiguous run
         std::memcpy(bp, src0, static_cast<size_t>(brows * bcols) * xs);
         return;
     }
-    const int64_t valid_rows = std::clamp<int64_t>(xrows - r0, 0, brows);
     const size_t row_bytes = static_cast<size_t>(valid_cols) * xs, stride = static_cast<size_t>(xcols) * xs;
     if (xt == bt) {
         simd::copy_rows(bp, static_cast<size_t>(bcols) * bs, src0, stride, row_bytes, static_cast<size_t>(valid_rows),
@@ -137,13 +150,7 @@ void read_tiles(const TensorSlice& s, void* block, DType bt, TileShape shape, in
 // Block -> tensor tiles; only elements inside the tensor are written.
 void write_tiles(const void* block, DType bt, TileShape shape, const TensorSlice& s) {
     const Tensor& x = *s.tensor;
-    const DType xt = x.dtype();
-    const size_t xs = dtype_size(xt), bs = dtype_size(bt);
-    const int64_t brows = shape.rows * kT, bcols = shape.cols * kT;
-    const int64_t r0 = s.rows.begin * kT, c0 = s.cols.begin * kT;
-    const int64_t xrows = x.rows(), xcols = x.cols();
-    const int64_t valid_cols = std::min<int64_t>(bcols, xcols - c0);
-    const int64_t valid_rows = std::min<int64_t>(brows, xrows - r0);
+    const auto [xt, xs, bs, brows, bcols, r0, c0, xcols, valid_rows, valid_cols] = TileWindow(s, bt, shape);
     char* xp = static_cast<char*>(x.mutable_raw());
     const char* bp = static_cast<const char*>(block);
     if (xt == bt && valid_cols == bcols && bcols == xcols) {  // one contiguous run
@@ -157,7 +164,7 @@ void write_tiles(const void* block, DType bt, TileShape shape, const TensorSlice
     if (xt == bt && x.nbytes() >= kStreamingTensor) {
         simd::stream_copy_rows(xp + static_cast<size_t>(r0 * xcols + c0) * xs, static_cast<size_t>(xcols) * xs, bp,
                                static_cast<size_t>(bcols) * bs, static_cast<size_t>(valid_cols) * xs,
-                               static_cast<size_t>(std::max<int64_t>(valid_rows, 0)));
+                               static_cast<size_t>(valid_rows));
         return;
     }
     for (int64_t r = 0; r < valid_rows; ++r)
