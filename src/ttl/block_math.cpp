@@ -15,8 +15,9 @@
 namespace ttl {
 
 namespace {
-// Expression nodes come and go by the thousand per kernel (a few per block): their blocks (node
-// and shared count together) go back to a per-thread free list instead of the heap.
+// Expression nodes, their scratch owners and row-shift operands come and go by the thousand per
+// kernel (a few per block): their blocks (object and shared count together) go back to a
+// per-thread free list, one per type, instead of the heap.
 struct FreeBlocks {
     void* head = nullptr;
     ~FreeBlocks() {
@@ -48,7 +49,10 @@ struct RecyclingAllocator {
     template <class U>
     bool operator==(const RecyclingAllocator<U>&) const { return true; }
 };
-std::shared_ptr<detail::ExprNode> new_node() { return std::allocate_shared<detail::ExprNode>(RecyclingAllocator<detail::ExprNode>()); }
+template <class T, class... Args>
+std::shared_ptr<T> make_recycled(Args&&... args) {
+    return std::allocate_shared<T>(RecyclingAllocator<T>(), std::forward<Args>(args)...);
+}
 }  // namespace
 
 using namespace detail;
@@ -200,7 +204,7 @@ const char* binary_name(BinaryOp op) {
 Operand own(ScratchBuffer buf, TileShape shape) {
     Operand o;
     o.data = buf.get();
-    o.owner = std::make_shared<const ScratchBuffer>(std::move(buf));
+    o.owner = make_recycled<ScratchBuffer>(std::move(buf));
     o.shape = o.view_shape = shape;
     return o;
 }
@@ -480,7 +484,7 @@ BlockExpr::BlockExpr(const Block& block) {
         s.ever_read = true;
         s.state = BlockState::ReadWrite;
     }
-    auto node = new_node();
+    auto node = make_recycled<detail::ExprNode>();
     node->shape = block.shape();
     node->a.shape = node->a.view_shape = node->shape;
     if (block.dtype() == DType::F32) {
@@ -507,7 +511,7 @@ const Operand& BlockExpr::rhs() const { return node_->b; }
 
 namespace {
 std::shared_ptr<ExprNode> node_of(ExprKind kind, TileShape shape) {
-    auto n = new_node();
+    auto n = make_recycled<detail::ExprNode>();
     n->kind = kind;
     n->shape = shape;
     return n;
@@ -615,7 +619,7 @@ Operand BlockExpr::materialize() const {
     if (!n.memo) {
         ScratchBuffer buf(elems(shape_));
         evaluate_into(buf.get());
-        n.memo = std::make_shared<const ScratchBuffer>(std::move(buf));
+        n.memo = make_recycled<ScratchBuffer>(std::move(buf));
     }
     Operand o;
     o.data = n.memo->get();
@@ -743,7 +747,7 @@ BlockExpr row_shift(const BlockExpr& prev, const BlockExpr& cur, int rows) {
     Operand c = flat(cur);
     if (rows == 0) return BlockExpr::value(std::move(c));
     c.shift = rows;
-    c.prev = std::make_shared<const Operand>(flat(prev));
+    c.prev = make_recycled<Operand>(flat(prev));
     return BlockExpr::value(std::move(c));
 }
 
