@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS  ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: run test deps tokenizer configure build asan roofline clean
+.PHONY: run test deps tokenizer configure build asan fuzz roofline clean
 
 run: build tokenizer
 	$(BUILD)/tools/ttlm/ttlm engram
@@ -28,6 +28,11 @@ build: configure
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DTTLM_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+
+# The libFuzzer targets of the file readers, FUZZ_SECONDS each (tests/fuzz/README.md); needs clang.
+FUZZ_SECONDS ?= 120
+fuzz: tokenizer
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # Plain-loop Engram kernels against memcpy: what this CPU allows without the dataflow model
 # (BENCHMARKS.md). Needs AVX-512; not part of the build or the tests.

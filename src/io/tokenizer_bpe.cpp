@@ -170,7 +170,8 @@ void BpeModel::load_merges(const JsonField& model, const std::vector<std::pair<s
     merges_.assign(std::bit_ceil(std::max<size_t>(64, 2 * merges.size())), Merge{});
     std::string merged;
     for (size_t rank = 0; rank < merges.size(); ++rank) {
-        const auto& [left, right] = merges[rank];
+        const std::string& left = merges[rank].first;  // named, not bound: clang before 16 cannot capture a structured binding
+        const std::string& right = merges[rank].second;
         const auto fail = [&](const std::string& problem) {
             throw_format_error(model.file() + ": model.merges: merge \"" + left + " " + right + "\": " + problem);
         };
