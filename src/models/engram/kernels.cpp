@@ -26,7 +26,8 @@ int chunk_tiles(int tiles, DType dtype, int fixed_tiles, int tiles_per_chunk_til
     return 1;
 }
 
-BlockExpr zero_tile() { return math::fill(0.0f, {1, 1}); }
+// acc += term, the first term taking the place of a zero tile (one tile op fewer per sum).
+void accumulate(std::optional<BlockExpr>& acc, BlockExpr term) { acc = acc ? *acc + term : std::move(term); }
 
 }  // namespace
 
@@ -61,18 +62,18 @@ RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tenso
         for (int64_t r = begin; r < end; ++r) {
             std::vector<BlockExpr> gate;
             for (int h = 0; h < hc; ++h) {
-                BlockExpr ssk = zero_tile(), ssq = zero_tile(), dot = zero_tile();
+                std::optional<BlockExpr> ssk, ssq, dot;
                 for (int c = 0; c < chunks; ++c) {
                     auto k = k_dfb.wait();
                     auto q = q_dfb.wait();
                     auto w = w_dfb.wait();
-                    ssk = ssk + math::reduce_sum(k * k, ReduceDim::Row);
-                    ssq = ssq + math::reduce_sum(q * q, ReduceDim::Row);
+                    accumulate(ssk, math::reduce_sum(k * k, ReduceDim::Row));
+                    accumulate(ssq, math::reduce_sum(q * q, ReduceDim::Row));
                     // (k * w) * q: the weighted key once, then a fused row dot with q
-                    dot = dot + math::reduce_sum(k * math::broadcast(w, BcastDim::Row, chunk) * q, ReduceDim::Row);
+                    accumulate(dot, math::reduce_sum(k * math::broadcast(w, BcastDim::Row, chunk) * q, ReduceDim::Row));
                 }
                 // Valid data in column 0: one value per token.
-                auto d = dot * math::rsqrt(ssk * inv_h + eps) * math::rsqrt(ssq * inv_h + eps) * inv_sqrt_h;
+                auto d = *dot * math::rsqrt(*ssk * inv_h + eps) * math::rsqrt(*ssq * inv_h + eps) * inv_sqrt_h;
                 auto g = math::sigmoid(math::sign(d) * math::sqrt(math::clamp(math::abs(d), 1e-6f, INFINITY)));
                 if (gates) {
                     auto gb = g_dfb.reserve();
@@ -80,10 +81,10 @@ RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tenso
                 }
                 gate.push_back(g);
             }
-            BlockExpr ssv = zero_tile();
+            std::optional<BlockExpr> ssv;
             for (int c = 0; c < chunks; ++c) {
                 auto v = v_dfb.wait();
-                ssv = ssv + math::reduce_sum(v * v, ReduceDim::Row);
+                accumulate(ssv, math::reduce_sum(v * v, ReduceDim::Row));
                 for (int h = 0; h < hc; ++h) {
                     auto o = out_dfb.reserve();
                     o.store(v * math::broadcast(gate[static_cast<size_t>(h)], BcastDim::Col, chunk));
@@ -93,7 +94,7 @@ RunReport gating_kernel(const GatingInputs& in, Tensor& gated, std::vector<Tenso
             for (int h = 0; h < hc; ++h) {
                 const BlockExpr& g = gate[static_cast<size_t>(h)];
                 auto rb = rms_dfb.reserve();
-                rb.store(math::rsqrt(g * g * ssv * inv_h + conv_eps));
+                rb.store(math::rsqrt(g * g * *ssv * inv_h + conv_eps));
             }
         }
     });
