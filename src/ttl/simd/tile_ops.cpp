@@ -421,7 +421,6 @@ void F32ToBf16Impl(const float* in, uint16_t* out, size_t n) {
     for (size_t i = 0; i < n; ++i) out[i] = float_to_bf16_bits(in[i]);
 }
 
-// Rows of `row_bytes`, `rows` of them, at the given strides, with non-temporal stores.
 // Rows of bytes from src to dst, four vectors at a time. kStream: non-temporal stores (the
 // destination is not read again soon), which need a vector-aligned address, so each row's bytes up
 // to the first vector boundary go by memcpy. prefetch_ahead: rows ahead to prefetch (0: none).
