@@ -5,7 +5,8 @@
 //
 // A measuring aid for BENCHMARKS.md, not a model path: the numerics are those of the kernels
 // (fp32, the conv's inverse RMS given per token and branch) but nothing checks them. AVX-512
-// only; `make roofline` builds and runs it.
+// only; `make roofline` builds and runs it. It also times the conv's arithmetic alone (its first 128
+// tokens, kept in cache), the floor under any conv on this CPU.
 //
 //   engram_roofline [tokens=4096] [reps=11] [threads=2]
 #include <immintrin.h>
@@ -75,6 +76,9 @@ void conv_chunk(const ConvData& d, const float* const rows[kTaps], int t, int c0
     }
 }
 
+// kStream: non-temporal stores (the output goes to DRAM); without, ordinary stores, so that a
+// small range stays in cache and the loop's arithmetic alone is timed.
+template <bool kStream = true>
 void conv_direct(const ConvData& d, int t0, int t1) {
     for (int t = t0; t < t1; ++t) {
         for (int c0 = 0; c0 < kChannels; c0 += kBlockCols) {
@@ -82,7 +86,12 @@ void conv_direct(const ConvData& d, int t0, int t1) {
             for (int k = 0; k < kTaps; ++k)
                 rows[k] = d.gated + static_cast<size_t>(std::max(0, t - (kTaps - 1 - k) * kDilation)) * kChannels + c0;
             float* out = d.out + static_cast<size_t>(t) * kChannels + c0;
-            conv_chunk(d, rows, t, c0, [out](int i, __m512 v) { _mm512_stream_ps(out + i, v); });
+            conv_chunk(d, rows, t, c0, [out](int i, __m512 v) {
+                if constexpr (kStream)
+                    _mm512_stream_ps(out + i, v);
+                else
+                    _mm512_storeu_ps(out + i, v);
+            });
         }
     }
 }
@@ -212,6 +221,13 @@ int main(int argc, char** argv) {
     const double copy_conv = memcpy_ms(n);
     const double direct = median_ms(reps, threads, tokens, [&](int, int t0, int t1) { conv_direct(conv, t0, t1); });
     const double staged = median_ms(reps, threads, tokens, [&](int, int t0, int t1) { conv_staged(conv, t0, t1); });
+    // The conv's arithmetic: its first 128 tokens (2 MiB in, 2 MiB out: in L2 and L3) 32 times per call.
+    constexpr int kCachedTokens = 128, kPasses = 32;
+    const int cached_tokens = std::min(tokens, kCachedTokens);
+    const double cached = median_ms(reps, threads, cached_tokens, [&](int, int t0, int t1) {
+        for (int pass = 0; pass < kPasses; ++pass) conv_direct<false>(conv, t0, t1);
+    });
+    const double core_us_per_token = cached * 1e3 * threads / (kPasses * cached_tokens);
     const double copy_gating = memcpy_ms(gating_half);
     const double gate = median_ms(reps, threads, tokens, [&](int, int t0, int t1) { gating_direct(gating, t0, t1); });
     auto line = [](const char* what, double ms, double bytes, double copy) {
@@ -221,6 +237,8 @@ int main(int argc, char** argv) {
     line("memcpy (conv bytes)", copy_conv, conv_bytes, copy_conv);
     line("conv, direct", direct, conv_bytes, copy_conv);
     line("conv, staged", staged, conv_bytes, copy_conv);
+    std::printf("conv arithmetic        %8.2f us of core time per token (data in cache): %.2f ms per core here\n",
+                core_us_per_token, core_us_per_token * tokens / threads / 1e3);
     line("memcpy (gating bytes)", copy_gating, gating_bytes, copy_gating);
     line("gating, direct", gate, gating_bytes, copy_gating);
 }
