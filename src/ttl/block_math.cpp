@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "ttl/detail/state.hpp"
+#include "ttl/simd/prefetch.hpp"
 #include "ttl/simd/tile_ops.hpp"
 
 namespace ttl {
@@ -257,6 +258,13 @@ const float* strip(const Operand& v, size_t r0, size_t r1, ScratchBuffer& scratc
         return scratch.get();
     }
     check_live(v);
+    if (v.stride) {  // a deferred read: its rows, packed (strided_strip() reads them in place)
+        const float* p = v.data + r0 * v.stride;
+        if (r1 - r0 == 1 || v.stride == cols) return p;
+        scratch = ScratchBuffer(n);
+        simd::copy_rows(scratch.get(), cols * sizeof(float), p, v.stride * sizeof(float), cols * sizeof(float), r1 - r0, 0);
+        return scratch.get();
+    }
     if (v.shift) {  // rows before `shift` come from the bottom of prev
         const size_t total = static_cast<size_t>(v.shape.rows) * kT, s = static_cast<size_t>(v.shift);
         if (r0 >= s) return v.data + (r0 - s) * cols;
@@ -270,6 +278,18 @@ const float* strip(const Operand& v, size_t r0, size_t r1, ScratchBuffer& scratc
     scratch = ScratchBuffer(n);
     expand_rows(v, r0, r1, scratch.get());
     return scratch.get();
+}
+
+// Rows [r0, r1) of an operand for kernels that take a row stride: a deferred read in place,
+// `ld` floats from row to row; anything else as strip() gives it (ld = the operand's width).
+const float* strided_strip(const Operand& v, size_t r0, size_t r1, ScratchBuffer& scratch, size_t& ld) {
+    if (v.stride) {
+        check_live(v);
+        ld = v.stride;
+        return v.data + r0 * v.stride;
+    }
+    ld = static_cast<size_t>(v.view_shape.cols) * kT;
+    return strip(v, r0, r1, scratch);
 }
 
 // An operand that a fused kernel may evaluate in place of its node: pending, not yet evaluated
@@ -287,7 +307,8 @@ bool activation_of(const Operand& v, TileShape s) {
 // What a consumer applies to a product chain's value on the way out: out = a op activation(chain).
 struct ChainEpilogue {
     BinaryOp op;
-    const float* a;  // rows [r0, r1)
+    const float* a;  // rows [r0, r1), lda floats apart
+    size_t lda;
     UnaryOp activation;
 };
 
@@ -348,16 +369,18 @@ bool evaluate_product_chain(const detail::ExprNode& top, size_t r0, size_t r1, f
             for (size_t r = 0; r < rows; ++r)
                 row[r] = r0 + r >= shift ? v.data + (r0 + r - shift) * cols : v.prev->data + (total - shift + r0 + r) * cols;
         } else {
-            const float* x = strip(v, r0, r1, x_strips[t]);
-            for (size_t r = 0; r < rows; ++r) row[r] = x + r * cols;
+            size_t ld;
+            const float* x = strided_strip(v, r0, r1, x_strips[t], ld);
+            for (size_t r = 0; r < rows; ++r) row[r] = x + r * ld;
         }
         check_live(*ws[terms - 1 - t]);
         w_rows[t] = ws[terms - 1 - t]->data;
     }
     const float* b = base ? strip(*base, r0, r1, base_strip) : nullptr;
     if (epilogue)
-        simd::sum_of_products_activation(to_simd(epilogue->op), epilogue->a, static_cast<simd::Unary>(epilogue->activation), b,
-                                         x_rows, w_rows, terms, out, rows, cols);
+        simd::sum_of_products_activation(to_simd(epilogue->op), epilogue->a, epilogue->lda,
+                                         static_cast<simd::Unary>(epilogue->activation), b, x_rows, w_rows, terms, out, rows,
+                                         cols);
     else
         simd::sum_of_products_per_col(b, x_rows, w_rows, terms, out, rows, cols);
     return true;
@@ -379,21 +402,27 @@ void binary_rows(BinaryOp op, const Operand& a, const Operand& b, TileShape s, s
     if (activation_of(b, s) && !row_vector(a, s) && !col_vector(a, s) && !scalar_value(a)) {
         // a op f(y): the activation applied on the way, in the same pass
         const detail::ExprNode& f = *b.pending;
-        const ChainEpilogue epilogue{op, strip(a, r0, r1, sa), f.uop};
+        size_t lda;
+        const float* x = strided_strip(a, r0, r1, sa, lda);
+        const ChainEpilogue epilogue{op, x, lda, f.uop};
         if (inlinable(f.a, s) && evaluate_product_chain(*f.a.pending, r0, r1, out, &epilogue)) return;
-        simd::binary_activation(to_simd(op), epilogue.a, static_cast<simd::Unary>(f.uop),
-                                strip(f.a, r0, r1, sb), out, (r1 - r0) * static_cast<size_t>(s.cols) * kT);
+        if (lda != cols) x = strip(a, r0, r1, sa);  // a deferred read, packed
+        simd::binary_activation(to_simd(op), x, static_cast<simd::Unary>(f.uop), strip(f.a, r0, r1, sb), out, rows * cols);
+        return;
+    }
+    if (col_vector(b, s)) {
+        check_live(b);
+        size_t lda;
+        const float* x = strided_strip(a, r0, r1, sa, lda);
+        ScratchBuffer per_row(rows);
+        for (size_t r = 0; r < rows; ++r) per_row.get()[r] = b.data[(r0 + r) * kT];
+        simd::binary_per_row(to_simd(op), x, lda, per_row.get(), out, rows, cols);
         return;
     }
     const float* x = strip(a, r0, r1, sa);
     if (row_vector(b, s)) {
         check_live(b);
         simd::binary_per_col(to_simd(op), x, b.data, out, rows, cols);
-    } else if (col_vector(b, s)) {
-        check_live(b);
-        ScratchBuffer per_row(rows);
-        for (size_t r = 0; r < rows; ++r) per_row.get()[r] = b.data[(r0 + r) * kT];
-        simd::binary_per_row(to_simd(op), x, per_row.get(), out, rows, cols);
     } else if (scalar_value(b)) {
         check_live(b);
         simd::binary_scalar(to_simd(op), x, b.data[0], out, rows * cols, false);
@@ -413,8 +442,9 @@ void detail::ExprNode::evaluate_rows(size_t r0, size_t r1, float* out) const {
     ScratchBuffer s1, s2, s3;
     switch (kind) {
         case ExprKind::Value: {
-            const float* x = strip(a, r0, r1, s1);
-            if (x != out) std::memcpy(out, x, n * sizeof(float));
+            size_t ld;
+            const float* x = strided_strip(a, r0, r1, s1, ld);
+            if (x != out) simd::copy_rows(out, cols * sizeof(float), x, ld * sizeof(float), cols * sizeof(float), r1 - r0, 0);
             return;
         }
         case ExprKind::Binary: binary_rows(bop, a, b, shape, r0, r1, out); return;
@@ -487,7 +517,11 @@ BlockExpr::BlockExpr(const Block& block) {
     auto node = make_recycled<detail::ExprNode>();
     node->shape = block.shape();
     node->a.shape = node->a.view_shape = node->shape;
-    if (block.dtype() == DType::F32) {
+    if (const DfbState::DeferredRead& read = d.deferred[static_cast<size_t>(block.slot())]; read.src) {
+        node->a.data = read.src;  // read where it lies in the tensor, from now on
+        node->a.stride = read.stride;
+        simd::background_reads.started(reinterpret_cast<const char*>(read.src));
+    } else if (block.dtype() == DType::F32) {
         node->a.data = static_cast<const float*>(block.data());
         if (d.node->op->validating()) {
             node->a.view_of = &d;
@@ -689,13 +723,15 @@ BlockExpr make_unary(UnaryOp op, const BlockExpr& a, float lo = 0, float hi = 0)
 }
 
 // A plain (not broadcast, not shifted, not pending) operand.
+// A plain operand whose rows follow each other (not a deferred read) either.
 Operand flat(const BlockExpr& e) {
     Operand o = e.materialize();
-    if (plain(o)) return o;
-    ScratchBuffer buf(elems(o.view_shape));
+    if (plain(o) && !o.stride) return o;
     const size_t rows = static_cast<size_t>(o.view_shape.rows) * kT, cols = static_cast<size_t>(o.view_shape.cols) * kT;
-    ScratchBuffer tmp;
-    const float* p = strip(o, 0, rows, tmp);
+    ScratchBuffer buf;
+    const float* p = strip(o, 0, rows, buf);
+    if (p == buf.get()) return own(std::move(buf), o.view_shape);  // strip() packed it
+    buf = ScratchBuffer(rows * cols);
     std::memcpy(buf.get(), p, rows * cols * sizeof(float));
     return own(std::move(buf), o.view_shape);
 }
@@ -789,13 +825,20 @@ BlockExpr reduce(const BlockExpr& x, ReduceDim dim, bool is_max, float scale) {
         for (size_t r0 = 0; r0 < rows; r0 += step) {
             const size_t r1 = std::min(rows, r0 + step);
             ScratchBuffer s1, s2;
+            size_t lda, ldb;
             if (wa) {
                 check_live(*ww);
-                simd::row_dot_weighted(strip(*wa, r0, r1, s1), ww->data, strip(*wb, r0, r1, s2), cols, r1 - r0, cols, r + r0);
-            } else if (dot)  // sum of a product: a row dot, the product never stored
-                simd::row_dot(strip(x.lhs(), r0, r1, s1), strip(x.rhs(), r0, r1, s2), cols, r1 - r0, cols, r + r0);
-            else
-                simd::row_reduce(is_max, strip(in, r0, r1, s1), cols, r1 - r0, cols, r + r0);
+                const float* pa = strided_strip(*wa, r0, r1, s1, lda);
+                const float* pb = strided_strip(*wb, r0, r1, s2, ldb);
+                simd::row_dot_weighted(pa, lda, ww->data, pb, ldb, r1 - r0, cols, r + r0);
+            } else if (dot) {  // sum of a product: a row dot, the product never stored
+                const float* pa = strided_strip(x.lhs(), r0, r1, s1, lda);
+                const float* pb = strided_strip(x.rhs(), r0, r1, s2, ldb);
+                simd::row_dot(pa, lda, pb, ldb, r1 - r0, cols, r + r0);
+            } else {
+                const float* pa = strided_strip(in, r0, r1, s1, lda);
+                simd::row_reduce(is_max, pa, lda, r1 - r0, cols, r + r0);
+            }
         }
     }
     if (dim == ReduceDim::Row) {

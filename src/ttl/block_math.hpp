@@ -65,6 +65,10 @@ struct Operand {
     int view_slot = 0;
     uint32_t view_generation = 0;
     std::shared_ptr<const ScratchBuffer> owner;  // null for a view of a block's memory
+    // A deferred read (ttl/copy.cpp): data's rows lie `stride` floats apart in a tensor. 0 when
+    // they follow each other, as in a block. Only plain operands (no broadcast, shift or pending
+    // expression) have one: whatever reshapes an operand takes it flat() first.
+    size_t stride = 0;
     TileShape shape;        // of `data`
     Bcast bcast = Bcast::None;
     TileShape view_shape;   // shape seen by users (== shape unless broadcast)

@@ -106,6 +106,50 @@ struct TileWindow {
     int64_t brows, bcols, r0, c0, xcols, valid_rows, valid_cols;
 };
 
+// Deferred reads. On the chip a reader's copy is a DMA that runs while compute works; on a CPU
+// a copy is the core's own pass over the block, before the compute kernel's passes over it. So in
+// fast mode a copy of f32 tiles lying wholly inside the tensor into an f32 block only notes where
+// they lie (DfbState::deferred), and the compute kernel's expressions read them there (an operand
+// with a row stride, block_math.cpp); anything else that needs the block's memory
+// (Block::data()) reads them in first. The chip's guarantee still holds, that the block holds
+// the tensor's values as of the copy: a write that may change them after the copy is ordered
+// after it, on the chip, either within the node (its writer, fed by its compute kernel) or
+// through a pipe the node sends on (nodes order each other only so). Before either, the node
+// reads in its held blocks' deferred reads that the write may overlap (all of them, before a
+// send).
+bool defer_read(const TensorSlice& s, DfbState& dfb, int slot) {
+    const TileWindow w(s, dfb.spec->dtype, dfb.spec->shape);
+    if (w.xt != DType::F32 || dfb.spec->dtype != DType::F32 || w.valid_rows != w.brows || w.valid_cols != w.bcols)
+        return false;
+    const auto* src0 = static_cast<const float*>(s.tensor->raw()) + w.r0 * w.xcols + w.c0;
+    dfb.deferred[static_cast<size_t>(slot)] = {src0, static_cast<size_t>(w.xcols)};
+    expect_next_read(dfb, *s.tensor, w.r0, w.c0, w.brows, w.bcols);
+    return true;
+}
+
+}  // namespace
+
+void detail::resolve_deferred(DfbState& d, int slot) {
+    DfbState::DeferredRead& read = d.deferred[static_cast<size_t>(slot)];
+    const size_t rows = static_cast<size_t>(d.spec->shape.rows) * kT, row_bytes = static_cast<size_t>(d.spec->shape.cols) * kT * sizeof(float);
+    simd::copy_rows(d.slot_data(slot), row_bytes, read.src, read.stride * sizeof(float), row_bytes, rows, kPrefetchRows);
+    d.overwritten(slot);
+}
+
+void detail::resolve_deferred_before_write(NodeState& node, const void* begin, const void* end) {
+    for (DfbState& d : node.dfbs)
+        for (int i = 0, held = d.visible + d.reserved; i < held; ++i) {
+            const int slot = (d.head + i) % d.capacity;
+            const DfbState::DeferredRead& read = d.deferred[static_cast<size_t>(slot)];
+            if (!read.src) continue;
+            const size_t rows = static_cast<size_t>(d.spec->shape.rows) * kT, cols = static_cast<size_t>(d.spec->shape.cols) * kT;
+            const void* read_end = read.src + (rows - 1) * read.stride + cols;
+            if (!begin || (read.src < end && begin < read_end)) resolve_deferred(d, slot);
+        }
+}
+
+namespace {
+
 // Tensor tiles -> block. Parts of edge tiles beyond the tensor read as zero (tile padding).
 // `zero_from` (fast mode): the first block row from which the slot is known to hold zeros; rows
 // past the tensor are zeroed only below it. A row vector copied into a 32-row tile again and
@@ -280,8 +324,11 @@ Transfer copy(const TensorSlice& src, Block& dst, std::source_location loc) {
     dst.note_written();
     OperationState& op = *t.node->op;
     if (!op.validating()) {
-        read_tiles(src, dst.data(), dst.dtype(), dst.shape(), &dst.dfb()->zero_rows_from[static_cast<size_t>(dst.slot())],
-                   dst.dfb());
+        DfbState& d = *dst.dfb();
+        if (op.options.deferred_reads && defer_read(src, d, dst.slot())) return Transfer();
+        d.deferred[static_cast<size_t>(dst.slot())].src = nullptr;  // read_tiles keeps the slot's zero rows
+        read_tiles(src, d.slot_data(dst.slot()), dst.dtype(), dst.shape(), &d.zero_rows_from[static_cast<size_t>(dst.slot())],
+                   &d);
         return Transfer();
     }
     SlotState& s = slot_of(dst);
@@ -309,7 +356,11 @@ Transfer copy(const Block& src, const TensorSlice& dst, std::source_location loc
     count(t, src.shape(), dst.tensor->dtype());
     OperationState& op = *t.node->op;
     if (!op.validating()) {
-        write_tiles(src.data(), src.dtype(), src.shape(), dst);
+        const void* data = src.data();
+        const TileWindow w(dst, src.dtype(), src.shape());
+        const char* begin = static_cast<const char*>(dst.tensor->raw()) + static_cast<size_t>(w.r0 * w.xcols + w.c0) * w.xs;
+        resolve_deferred_before_write(*t.node, begin, begin + static_cast<size_t>((w.valid_rows - 1) * w.xcols + w.valid_cols) * w.xs);
+        write_tiles(data, src.dtype(), src.shape(), dst);
         return Transfer();
     }
     SlotState& s = slot_of(src);
@@ -370,6 +421,8 @@ Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
                   fmt::format("send from a block of '{}' that is {}", src.buffer_name(), block_state_name(s.state)));
         s.ever_read = true;
         if (s.state == BlockState::MustRead) s.state = BlockState::ReadWrite;
+    } else {
+        resolve_deferred_before_write(*t.node, nullptr, nullptr);  // the receivers may write what this node read
     }
     SendWait w{&net, pipe.index};
     block_until(all_posted, [](const void* arg) {
@@ -403,7 +456,7 @@ Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
                               r->dfb->spec->shape.cols, r->dfb->spec->name, where_str(r->where)));
         const size_t n = static_cast<size_t>(src.shape().tiles()) * kTileElems;
         convert_row(src.data(), src.dtype(), r->dfb->slot_data(r->slot), r->dfb->spec->dtype, n);
-        r->dfb->forget_zero_rows(r->slot);
+        r->dfb->overwritten(r->slot);
         count(t, src.shape(), src.dtype());
         r->delivered.store(true);
         ch->deliveries.fetch_add(1);

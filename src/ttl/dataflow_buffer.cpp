@@ -244,7 +244,10 @@ void Block::pop(std::source_location loc) { release(false, loc); }
 TileShape Block::shape() const { return dfb_->spec->shape; }
 DType Block::dtype() const { return dfb_->spec->dtype; }
 const std::string& Block::buffer_name() const { return dfb_->spec->name; }
-void* Block::data() const { return dfb_->slot_data(slot_); }
+void* Block::data() const {
+    if (dfb_->deferred[static_cast<size_t>(slot_)].src) detail::resolve_deferred(*dfb_, slot_);
+    return dfb_->slot_data(slot_);
+}
 
 namespace {
 
@@ -263,7 +266,7 @@ void check_store(const Block& b, Task& t, std::source_location loc, const char* 
 }
 
 void write_block(Block& b, const float* values) {
-    b.dfb()->forget_zero_rows(b.slot());
+    b.dfb()->overwritten(b.slot());
     const size_t n = static_cast<size_t>(b.shape().tiles()) * kTileElems;
     if (b.dtype() == DType::F32) {
         if (values != b.data()) std::memcpy(b.data(), values, n * sizeof(float));
@@ -283,7 +286,7 @@ void Block::store(const BlockExpr& value, std::source_location loc) {
                           value.shape().cols, shape().rows, shape().cols, buffer_name()));
     check_store(*this, t, loc, "store()");
     const size_t n = static_cast<size_t>(shape().tiles()) * kTileElems;
-    dfb_->forget_zero_rows(slot_);
+    dfb_->overwritten(slot_);
     if (dtype() == DType::F32) {
         value.evaluate_into(static_cast<float*>(data()));
     } else {
@@ -308,7 +311,8 @@ Block& Block::operator+=(const BlockExpr& value) {
                           value.shape().cols, shape().rows, shape().cols, buffer_name()));
     check_store(*this, t, loc, "+=");
     const size_t n = static_cast<size_t>(shape().tiles()) * kTileElems;
-    dfb_->forget_zero_rows(slot_);
+    void* mem = data();  // the current value (a deferred read is read first)
+    dfb_->overwritten(slot_);
     if (dtype() == DType::F32 && value.is_matmul()) {
         const auto& a = value.lhs();
         const auto& b = value.rhs();
@@ -316,16 +320,16 @@ Block& Block::operator+=(const BlockExpr& value) {
                      nn = static_cast<size_t>(b.shape.cols) * kTileDim;
         check_live(a);
         check_live(b);
-        simd::matmul(a.data, k, b.data, nn, static_cast<float*>(data()), nn, m, nn, k, true);
+        simd::matmul(a.data, k, b.data, nn, static_cast<float*>(mem), nn, m, nn, k, true);
         return *this;
     }
     ScratchBuffer tmp(n), cur(n);
     value.evaluate_into(tmp.get());
     const float* current;
     if (dtype() == DType::F32) {
-        current = static_cast<const float*>(data());
+        current = static_cast<const float*>(mem);
     } else {
-        simd::bf16_to_f32(static_cast<const uint16_t*>(data()), cur.get(), n);
+        simd::bf16_to_f32(static_cast<const uint16_t*>(mem), cur.get(), n);
         current = cur.get();
     }
     simd::binary(simd::Binary::Add, current, tmp.get(), tmp.get(), n);

@@ -74,6 +74,7 @@ class Block {
         } else {
             d.waited--;
             d.visible--;
+            d.deferred[static_cast<size_t>(slot_)].src = nullptr;
             d.head = d.head + 1 == d.capacity ? 0 : d.head + 1;
             d.pops++;
         }

@@ -395,6 +395,7 @@ void admit(OperationState& op, NodeState& node, int worker) {
         d.capacity = d.spec->block_count;
         if (op.validating()) d.slots.assign(static_cast<size_t>(d.capacity), SlotState{});
         d.zero_rows_from.assign(static_cast<size_t>(d.capacity), d.spec->shape.rows * kTileDim);
+        d.deferred.assign(static_cast<size_t>(d.capacity), {});
         p += align64(d.spec->block_bytes * static_cast<size_t>(d.spec->block_count));
     }
     for (int k = 0; k < 3; ++k) {

@@ -55,6 +55,10 @@ struct ExecOptions {
     Arch arch = Arch::Wormhole;  // L1 budget and buffer limits checked in validate mode
     int workers = 0;             // fast mode: worker threads (0: all of the pool)
     bool report = false;         // print each run's RunReport to stderr (`ttlm --report`)
+    // Fast mode: a copy of f32 tensor tiles into an f32 block only notes where they lie, and the
+    // compute kernel reads them from the tensor (copy.cpp, "deferred reads"). Off: every read
+    // copies, as validate mode does.
+    bool deferred_reads = true;
 };
 
 // Options used by Operation::run() without arguments. `ttlm --validate` sets these.

@@ -87,10 +87,14 @@ TEST(Simd, FusedKernelsMatchLoops) {
     multiply_add_per_col(a.data(), b.data(), per_col.data(), out.data(), rows, cols);
     for (size_t r = 0; r < rows; ++r)
         for (size_t k = 0; k < cols; ++k) ASSERT_EQ(out[r * cols + k], std::fma(b[r * cols + k], per_col[k], a[r * cols + k]));
+    // a read at a row stride of its own (a deferred read's view of a tensor): its first cols - 5 columns
+    binary_per_row(Binary::Sub, a.data(), cols, per_row.data(), out.data(), rows, cols - 5);
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t k = 0; k < cols - 5; ++k) ASSERT_EQ(out[r * (cols - 5) + k], a[r * cols + k] - per_row[r]);
     scale_rows_cols(a.data(), per_row.data(), per_col.data(), out.data(), rows, cols);
     for (size_t r = 0; r < rows; ++r)
         for (size_t k = 0; k < cols; ++k) ASSERT_EQ(out[r * cols + k], a[r * cols + k] * per_row[r] * per_col[k]);
-    row_dot(a.data(), b.data(), cols, rows, cols, dots.data());
+    row_dot(a.data(), cols, b.data(), cols, rows, cols, dots.data());
     for (size_t r = 0; r < rows; ++r) {
         double s = 0, mag = 0;
         for (size_t k = 0; k < cols; ++k) s += double(a[r * cols + k]) * b[r * cols + k], mag += std::abs(double(a[r * cols + k]) * b[r * cols + k]);
@@ -164,10 +168,13 @@ TEST(Simd, BinaryActivationEqualsUnaryThenBinary) {
 }
 
 // The fused a op f(base + sum x_t w_t) is the sum of products followed by binary_activation, for
-// every term count it takes, with and without a base, rows read through their own pointers.
+// every term count it takes, with and without a base, rows read through their own pointers and
+// a's rows at a stride of their own.
 TEST(Simd, SumOfProductsActivationEqualsTwoPasses) {
-    const size_t rows = 5, cols = 64;
-    const std::vector<float> a = random_floats(rows * cols, 30, -4.0f, 4.0f), base = random_floats(rows * cols, 31),
+    const size_t rows = 5, cols = 64, lda = cols + 48;
+    std::vector<float> a_wide = random_floats(rows * lda, 30, -4.0f, 4.0f), a(rows * cols);
+    for (size_t r = 0; r < rows; ++r) std::copy_n(a_wide.data() + r * lda, cols, a.data() + r * cols);
+    const std::vector<float> base = random_floats(rows * cols, 31),
                              x = random_floats((rows + 8) * cols, 32, -3.0f, 3.0f), w = random_floats(8 * cols, 33);
     std::vector<float> fused(rows * cols), sum(rows * cols), two_pass(rows * cols);
     for (size_t terms = 1; terms <= kMaxProductTerms; ++terms) {
@@ -179,7 +186,7 @@ TEST(Simd, SumOfProductsActivationEqualsTwoPasses) {
         for (const float* b : {static_cast<const float*>(nullptr), base.data()})
             for (Unary u : {Unary::Exp, Unary::Sigmoid, Unary::Silu, Unary::Relu, Unary::Tanh})
                 for (Binary op : {Binary::Add, Binary::Mul, Binary::Max}) {
-                    sum_of_products_activation(op, a.data(), u, b, x_rows.data(), w_rows.data(), terms, fused.data(), rows, cols);
+                    sum_of_products_activation(op, a_wide.data(), lda, u, b, x_rows.data(), w_rows.data(), terms, fused.data(), rows, cols);
                     sum_of_products_per_col(b, x_rows.data(), w_rows.data(), terms, sum.data(), rows, cols);
                     binary_activation(op, a.data(), u, sum.data(), two_pass.data(), sum.size());
                     for (size_t i = 0; i < sum.size(); ++i)
@@ -202,18 +209,18 @@ TEST(Simd, SumOfProductsActivationEqualsTwoPasses) {
 }
 
 // The weighted row dot is the row dot of the stored product a * w with b, bit for bit (a tail of
-// columns past the last whole vector included).
+// columns past the last whole vector included), each operand at its own row stride.
 TEST(Simd, RowDotWeightedEqualsDotOfStoredProduct) {
-    const size_t rows = 3, cols = 45, ld = 50;
-    const std::vector<float> a = random_floats(rows * ld, 40), b = random_floats(rows * ld, 41), w = random_floats(cols, 42);
-    std::vector<float> aw(rows * ld), fused(rows), two_pass(rows);
-    for (size_t r = 0; r < rows; ++r) binary_per_col(Binary::Mul, a.data() + r * ld, w.data(), aw.data() + r * ld, 1, cols);
-    row_dot_weighted(a.data(), w.data(), b.data(), ld, rows, cols, fused.data());
-    row_dot(aw.data(), b.data(), ld, rows, cols, two_pass.data());
+    const size_t rows = 3, cols = 45, lda = 50, ldb = 61;
+    const std::vector<float> a = random_floats(rows * lda, 40), b = random_floats(rows * ldb, 41), w = random_floats(cols, 42);
+    std::vector<float> aw(rows * lda), fused(rows), two_pass(rows);
+    for (size_t r = 0; r < rows; ++r) binary_per_col(Binary::Mul, a.data() + r * lda, w.data(), aw.data() + r * lda, 1, cols);
+    row_dot_weighted(a.data(), lda, w.data(), b.data(), ldb, rows, cols, fused.data());
+    row_dot(aw.data(), lda, b.data(), ldb, rows, cols, two_pass.data());
     for (size_t r = 0; r < rows; ++r) {
         EXPECT_EQ(fused[r], two_pass[r]) << r;
         double want = 0;
-        for (size_t c = 0; c < cols; ++c) want += double(a[r * ld + c]) * w[c] * b[r * ld + c];
+        for (size_t c = 0; c < cols; ++c) want += double(a[r * lda + c]) * w[c] * b[r * ldb + c];
         EXPECT_NEAR(fused[r], want, 1e-5) << r;
     }
 }

@@ -72,15 +72,33 @@ struct DfbState {
     // Fast mode, per slot: the first row from which the block is known to be zero (a copy of a
     // short tensor leaves its padding rows zero; anything else that writes the block forgets it).
     std::vector<int> zero_rows_from;
+    // Fast mode, per slot: a tensor read deferred to its use (copy.cpp, "deferred reads"): the
+    // block's rows lie in the tensor from `src`, `stride` floats apart, and the slot's memory
+    // does not hold them. Null when the slot holds its data.
+    struct DeferredRead {
+        const float* src = nullptr;
+        size_t stride = 0;
+    };
+    std::vector<DeferredRead> deferred;
     // Fast mode: the tensor read this buffer expects next if its reader walks a tensor's tiles
     // in row-major order (first element row and column), to read ahead (simd/prefetch.hpp).
     const void* next_read_tensor = nullptr;
     int64_t next_read_row = -1, next_read_col = -1;
 
     char* slot_data(int slot) const { return base + static_cast<size_t>(slot) * spec->block_bytes; }
-    void forget_zero_rows(int slot) { zero_rows_from[static_cast<size_t>(slot)] = spec->shape.rows * 32; }
+    // The slot's memory is being overwritten whole: it is neither known zero nor a deferred read.
+    void overwritten(int slot) {
+        zero_rows_from[static_cast<size_t>(slot)] = spec->shape.rows * 32;
+        deferred[static_cast<size_t>(slot)].src = nullptr;
+    }
     int free_blocks() const { return capacity - visible - reserved; }
 };
+
+// Deferred reads (copy.cpp). Copies a slot's deferred read into its memory.
+void resolve_deferred(DfbState& d, int slot);
+// Before a node's kernel writes [begin, end) of a tensor, or sends over a pipe (begin == end ==
+// null: everything), the node's held blocks whose deferred reads it might overwrite are read.
+void resolve_deferred_before_write(NodeState& node, const void* begin, const void* end);
 
 // Why a kernel fiber is suspended, and how to tell when it can go on. Both functions take
 // `arg`; describe() runs only when a deadlock report needs it.

@@ -81,12 +81,12 @@ void BinaryScalarImpl(Binary op, const float* a, float s, float* out, size_t n, 
     });
 }
 
-void BinaryPerRowImpl(Binary op, const float* a, const float* per_row, float* out, size_t rows, size_t cols) {
+void BinaryPerRowImpl(Binary op, const float* a, size_t lda, const float* per_row, float* out, size_t rows, size_t cols) {
     const D d;
     with_binary(op, [&](auto f) {
         for (size_t r = 0; r < rows; ++r) {
             const V vs = hn::Set(d, per_row[r]);
-            map_unary(a + r * cols, out + r * cols, cols, [&](V x) { return f(x, vs); });
+            map_unary(a + r * lda, out + r * cols, cols, [&](V x) { return f(x, vs); });
         }
     });
 }
@@ -276,8 +276,7 @@ void MultiplyAddPerColImpl(const float* a, const float* b, const float* per_col,
     for (size_t r = 0; r < rows; ++r) MultiplyAddImpl(a + r * cols, b + r * cols, per_col, out + r * cols, cols);
 }
 
-// Rows of base + x[0] * w[0] + x[1] * w[1] + ... handed vector by vector to emit(i, acc), i the
-// element index r * cols + c: with the number of terms known at compile time, the row and weight
+// Rows of base + x[0] * w[0] + x[1] * w[1] + ... handed vector by vector to emit(r, c, acc): with the number of terms known at compile time, the row and weight
 // pointers live in registers. cols is a whole number of tiles, so of vectors.
 template <size_t T, class Emit>
 HWY_INLINE void sum_of_products_rows(const float* base, const float* const* x_rows, const float* const* w, size_t rows,
@@ -291,15 +290,15 @@ HWY_INLINE void sum_of_products_rows(const float* base, const float* const* x_ro
         background_reads.issue(cols / L);  // one line per vector row segment (prefetch.hpp)
         const float* x[T];
         for (size_t t = 0; t < T; ++t) x[t] = x_rows[t * rows + r];
-        const size_t i0 = r * cols;
+        const float* base_row = base ? base + r * cols : nullptr;
         auto terms_from = [&](size_t c, size_t first, V acc) HWY_ATTR {
             for (size_t t = first; t < T; ++t) acc = hn::MulAdd(hn::LoadU(d, x[t] + c), hn::LoadU(d, wt[t] + c), acc);
             return acc;
         };
         if (base) {
-            for (size_t c = 0; c < cols; c += L) emit(i0 + c, terms_from(c, 0, hn::LoadU(d, base + i0 + c)));
+            for (size_t c = 0; c < cols; c += L) emit(r, c, terms_from(c, 0, hn::LoadU(d, base_row + c)));
         } else {
-            for (size_t c = 0; c < cols; c += L) emit(i0 + c, terms_from(c, 1, hn::Mul(hn::LoadU(d, x[0] + c), hn::LoadU(d, wt[0] + c))));
+            for (size_t c = 0; c < cols; c += L) emit(r, c, terms_from(c, 1, hn::Mul(hn::LoadU(d, x[0] + c), hn::LoadU(d, wt[0] + c))));
         }
     }
 }
@@ -323,17 +322,19 @@ HWY_FLATTEN void sum_of_products_dispatch(const float* base, const float* const*
 void SumOfProductsPerColImpl(const float* base, const float* const* x_rows, const float* const* w, size_t terms,
                              float* out, size_t rows, size_t cols) {
     const D d;
-    sum_of_products_dispatch(base, x_rows, w, terms, rows, cols, [out, d](size_t i, V acc) HWY_ATTR { hn::StoreU(acc, d, out + i); });
+    sum_of_products_dispatch(base, x_rows, w, terms, rows, cols,
+                             [out, cols, d](size_t r, size_t c, V acc) HWY_ATTR { hn::StoreU(acc, d, out + r * cols + c); });
 }
 
-void SumOfProductsActivationImpl(Binary op, const float* a, Unary activation, const float* base, const float* const* x_rows,
-                                 const float* const* w, size_t terms, float* out, size_t rows, size_t cols) {
+void SumOfProductsActivationImpl(Binary op, const float* a, size_t lda, Unary activation, const float* base,
+                                 const float* const* x_rows, const float* const* w, size_t terms, float* out, size_t rows,
+                                 size_t cols) {
     const D d;
     const V zero = hn::Zero(d);
     with_binary(op, [&](auto f) {
         auto fused = [&](auto g) {
-            sum_of_products_dispatch(base, x_rows, w, terms, rows, cols, [a, out, d, f, g](size_t i, V acc) HWY_ATTR {
-                hn::StoreU(f(hn::LoadU(d, a + i), g(acc)), d, out + i);
+            sum_of_products_dispatch(base, x_rows, w, terms, rows, cols, [=](size_t r, size_t c, V acc) HWY_ATTR {
+                hn::StoreU(f(hn::LoadU(d, a + r * lda + c), g(acc)), d, out + r * cols + c);
             });
         };
         switch (activation) {
@@ -362,13 +363,14 @@ void ScaleRowsColsImpl(const float* x, const float* per_row, const float* per_co
 
 // out[r] = sum_c a[r, c] * weight(c) * b[r, c], weight(c) = (a * w)[c] rounded as its own product.
 template <class Weigh>
-HWY_INLINE void row_dots(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out, Weigh weigh) {
+HWY_INLINE void row_dots(const float* a, size_t lda, const float* b, size_t ldb, size_t rows, size_t cols, float* out,
+                         Weigh weigh) {
     const D d;
     const size_t L = hn::Lanes(d);
     for (size_t r = 0; r < rows; ++r) {
         background_reads.issue(cols / L);
-        const float* x = a + r * ld;
-        const float* y = b + r * ld;
+        const float* x = a + r * lda;
+        const float* y = b + r * ldb;
         V s0 = hn::Zero(d), s1 = hn::Zero(d);
         size_t c = 0;
         for (; c + 2 * L <= cols; c += 2 * L) {
@@ -387,15 +389,15 @@ HWY_INLINE void row_dots(const float* a, const float* b, size_t ld, size_t rows,
     }
 }
 
-void RowDotImpl(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
-    row_dots(a, b, ld, rows, cols, out, [](V x, size_t) HWY_ATTR { return x; });
+void RowDotImpl(const float* a, size_t lda, const float* b, size_t ldb, size_t rows, size_t cols, float* out) {
+    row_dots(a, lda, b, ldb, rows, cols, out, [](V x, size_t) HWY_ATTR { return x; });
 }
 
-void RowDotWeightedImpl(const float* a, const float* per_col, const float* b, size_t ld, size_t rows, size_t cols,
-                        float* out) {
+void RowDotWeightedImpl(const float* a, size_t lda, const float* per_col, const float* b, size_t ldb, size_t rows,
+                        size_t cols, float* out) {
     const D d;
     const size_t L = hn::Lanes(d);
-    row_dots(a, b, ld, rows, cols, out, [&](V x, size_t c) HWY_ATTR {
+    row_dots(a, lda, b, ldb, rows, cols, out, [&](V x, size_t c) HWY_ATTR {
         if (c + L <= cols) return hn::Mul(x, hn::LoadU(d, per_col + c));
         HWY_ALIGN float tw[hn::MaxLanes(d)] = {};
         for (size_t j = c; j < cols; ++j) tw[j - c] = per_col[j];
@@ -509,8 +511,8 @@ void binary(Binary op, const float* a, const float* b, float* out, size_t n) {
 void binary_scalar(Binary op, const float* a, float s, float* out, size_t n, bool scalar_first) {
     HWY_DYNAMIC_DISPATCH(BinaryScalarImpl)(op, a, s, out, n, scalar_first);
 }
-void binary_per_row(Binary op, const float* a, const float* per_row, float* out, size_t rows, size_t cols) {
-    HWY_DYNAMIC_DISPATCH(BinaryPerRowImpl)(op, a, per_row, out, rows, cols);
+void binary_per_row(Binary op, const float* a, size_t lda, const float* per_row, float* out, size_t rows, size_t cols) {
+    HWY_DYNAMIC_DISPATCH(BinaryPerRowImpl)(op, a, lda, per_row, out, rows, cols);
 }
 void binary_per_col(Binary op, const float* a, const float* per_col, float* out, size_t rows, size_t cols) {
     HWY_DYNAMIC_DISPATCH(BinaryPerColImpl)(op, a, per_col, out, rows, cols);
@@ -538,17 +540,17 @@ void sum_of_products_per_col(const float* base, const float* const* x_rows, cons
                              float* out, size_t rows, size_t cols) {
     HWY_DYNAMIC_DISPATCH(SumOfProductsPerColImpl)(base, x_rows, w, terms, out, rows, cols);
 }
-void sum_of_products_activation(Binary op, const float* a, Unary activation, const float* base,
+void sum_of_products_activation(Binary op, const float* a, size_t lda, Unary activation, const float* base,
                                 const float* const* x_rows, const float* const* w, size_t terms, float* out, size_t rows,
                                 size_t cols) {
-    HWY_DYNAMIC_DISPATCH(SumOfProductsActivationImpl)(op, a, activation, base, x_rows, w, terms, out, rows, cols);
+    HWY_DYNAMIC_DISPATCH(SumOfProductsActivationImpl)(op, a, lda, activation, base, x_rows, w, terms, out, rows, cols);
 }
-void row_dot_weighted(const float* a, const float* per_col, const float* b, size_t ld, size_t rows, size_t cols,
-                      float* out) {
-    HWY_DYNAMIC_DISPATCH(RowDotWeightedImpl)(a, per_col, b, ld, rows, cols, out);
+void row_dot_weighted(const float* a, size_t lda, const float* per_col, const float* b, size_t ldb, size_t rows,
+                      size_t cols, float* out) {
+    HWY_DYNAMIC_DISPATCH(RowDotWeightedImpl)(a, lda, per_col, b, ldb, rows, cols, out);
 }
-void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out) {
-    HWY_DYNAMIC_DISPATCH(RowDotImpl)(a, b, ld, rows, cols, out);
+void row_dot(const float* a, size_t lda, const float* b, size_t ldb, size_t rows, size_t cols, float* out) {
+    HWY_DYNAMIC_DISPATCH(RowDotImpl)(a, lda, b, ldb, rows, cols, out);
 }
 void bf16_to_f32(const uint16_t* in, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Bf16ToF32Impl)(in, out, n); }
 void f32_to_bf16(const float* in, uint16_t* out, size_t n) { HWY_DYNAMIC_DISPATCH(F32ToBf16Impl)(in, out, n); }

@@ -1,5 +1,5 @@
 // Vector kernels behind block math: compiled for AVX2 and AVX-512 by Highway and picked at
-// run time, so one binary is portable and fast. All operate on contiguous fp32 arrays.
+// run time, so one binary is portable and fast. Arrays are contiguous fp32 unless a leading dimension (ld) says otherwise.
 #pragma once
 
 #include <cstddef>
@@ -16,8 +16,8 @@ enum class Unary : uint8_t {
 void binary(Binary op, const float* a, const float* b, float* out, size_t n);
 // out[i] = a[i] op s   (or s op a[i] when scalar_first)
 void binary_scalar(Binary op, const float* a, float s, float* out, size_t n, bool scalar_first);
-// out[r*cols + c] = a[r*cols + c] op col[r]      (per-row operand, e.g. a column broadcast)
-void binary_per_row(Binary op, const float* a, const float* per_row, float* out, size_t rows, size_t cols);
+// out[r*cols + c] = a[r*lda + c] op col[r]      (per-row operand, e.g. a column broadcast)
+void binary_per_row(Binary op, const float* a, size_t lda, const float* per_row, float* out, size_t rows, size_t cols);
 // out[r*cols + c] = a[r*cols + c] op row[c]      (per-column operand, e.g. a row broadcast)
 void binary_per_col(Binary op, const float* a, const float* per_col, float* out, size_t rows, size_t cols);
 // out[i] = f(a[i]); lo/hi are Clamp's bounds.
@@ -45,18 +45,18 @@ void sum_of_products_per_col(const float* base, const float* const* x_rows, cons
                              float* out, size_t rows, size_t cols);
 // out = a op activation(base + x[0] * w[0] + ...), the sum of products as above with the
 // activation and the binary op applied on the way (a residual add of an activated FIR filter);
-// activation as binary_activation.
-void sum_of_products_activation(Binary op, const float* a, Unary activation, const float* base,
+// activation as binary_activation; a's rows lda floats apart.
+void sum_of_products_activation(Binary op, const float* a, size_t lda, Unary activation, const float* base,
                                 const float* const* x_rows, const float* const* w, size_t terms, float* out, size_t rows,
                                 size_t cols);
 // out[r*cols + c] = x[r*cols + c] * per_row[r] * per_col[c]   (RMSNorm's normalise-and-weight)
 void scale_rows_cols(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols);
-// out[r] = sum_c a[r*ld + c] * b[r*ld + c]
-void row_dot(const float* a, const float* b, size_t ld, size_t rows, size_t cols, float* out);
-// out[r] = sum_c (a[r*ld + c] * per_col[c]) * b[r*ld + c]: a weighted row dot (the product a * w
+// out[r] = sum_c a[r*lda + c] * b[r*ldb + c]
+void row_dot(const float* a, size_t lda, const float* b, size_t ldb, size_t rows, size_t cols, float* out);
+// out[r] = sum_c (a[r*lda + c] * per_col[c]) * b[r*ldb + c]: a weighted row dot (the product a * w
 // rounded as when stored), one pass.
-void row_dot_weighted(const float* a, const float* per_col, const float* b, size_t ld, size_t rows, size_t cols,
-                      float* out);
+void row_dot_weighted(const float* a, size_t lda, const float* per_col, const float* b, size_t ldb, size_t rows,
+                      size_t cols, float* out);
 
 // Per-row sum / max over `cols` values of each of `rows` rows with stride ld.
 void row_reduce(bool max, const float* a, size_t ld, size_t rows, size_t cols, float* out);
