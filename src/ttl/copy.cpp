@@ -65,26 +65,52 @@ void convert_row(const void* src, DType st, void* dst, DType dt, size_t n) {
     }
 }
 
-// A reader that walks a tensor's blocks in row-major order (the usual order) reads next the
-// block to the right, or the first of the next block row. When this read is the one the buffer
-// expected, the read `capacity` blocks on is queued as a background read: it arrives while the
-// compute kernel works on the blocks in between.
+// The read `ahead` reads after the latest if the reader repeats, at a fixed offset, the reads it
+// made `period` reads before (a column of blocks: period 1; the same four column blocks of each
+// tile row: period 4), as its last kWindow reads all did, for the shortest such period; 0 if none.
+constexpr int kWindow = 8;
+uintptr_t periodic_prediction(const DfbState::ReadHistory& h, int ahead) {
+    auto back = [&](int i) { return h.at[DfbState::ReadHistory::kLength - 1 - i]; };  // 0: the latest
+    for (int period = 1; period <= h.count - kWindow; ++period) {
+        const uintptr_t offset = back(0) - back(period);  // modulo 2^64: a negative offset works alike
+        bool periodic = true;
+        for (int i = 1; i < kWindow && periodic; ++i) periodic = back(i) - back(i + period) == offset;
+        if (!periodic) continue;
+        const int k = (ahead + period - 1) / period;  // the read ahead is the one k periods after a past one
+        return back(k * period - ahead) + static_cast<uintptr_t>(k) * offset;
+    }
+    return 0;
+}
+
+// A reader that walks a tensor's blocks in a regular order has the read a buffer's depth after
+// this one queued as a background read, to arrive while the compute kernel works on the blocks in
+// between: the periodic prediction, else, in a row-major walk, the block `capacity` blocks on
+// (to the right, or the first of the next block row), once this read was the one expected.
 void expect_next_read(detail::DfbState& dfb, const Tensor& x, int64_t r0, int64_t c0, int64_t brows, int64_t bcols) {
-    const bool expected = dfb.next_read_tensor == &x && dfb.next_read_row == r0 && dfb.next_read_col == c0;
+    const size_t xs = dtype_size(x.dtype()), stride = static_cast<size_t>(x.cols()) * xs;
+    const auto begin = reinterpret_cast<uintptr_t>(x.raw());
+    DfbState::ReadHistory& h = dfb.reads;
+    const bool same_tensor = h.tensor == &x;
+    if (!same_tensor) h.tensor = &x, h.count = 0;
+    std::copy(h.at + 1, h.at + DfbState::ReadHistory::kLength, h.at);
+    h.at[DfbState::ReadHistory::kLength - 1] = begin + static_cast<size_t>(r0 * x.cols() + c0) * xs;
+    h.count = std::min(h.count + 1, DfbState::ReadHistory::kLength);
+
+    uintptr_t next = periodic_prediction(h, dfb.capacity);
+    const bool expected = same_tensor && dfb.next_read_row == r0 && dfb.next_read_col == c0;
     auto advance = [&](int64_t& r, int64_t& c) {
         if ((c += bcols) >= x.cols()) c = 0, r += brows;
     };
     advance(r0, c0);
-    dfb.next_read_tensor = &x;
     dfb.next_read_row = r0;
     dfb.next_read_col = c0;
-    if (!expected) return;
-    for (int i = 1; i < dfb.capacity; ++i) advance(r0, c0);
-    if (r0 + brows > x.rows() || c0 + bcols > x.cols()) return;
-    const size_t xs = dtype_size(x.dtype());
-    simd::background_reads.expect({static_cast<const char*>(x.raw()) + static_cast<size_t>(r0 * x.cols() + c0) * xs,
-                                   static_cast<size_t>(x.cols()) * xs, static_cast<size_t>(bcols) * xs,
-                                   static_cast<size_t>(brows)});
+    if (!next && expected) {
+        for (int i = 1; i < dfb.capacity; ++i) advance(r0, c0);
+        next = begin + static_cast<size_t>(r0 * x.cols() + c0) * xs;
+    }
+    const size_t row_bytes = static_cast<size_t>(bcols) * xs, rows = static_cast<size_t>(brows);
+    if (!next || next < begin || next + (rows - 1) * stride + row_bytes > begin + x.nbytes()) return;
+    simd::background_reads.expect({reinterpret_cast<const char*>(next), stride, row_bytes, rows});
 }
 
 // A block's window onto a tensor, in elements: the block's rows and columns from (r0, c0), of

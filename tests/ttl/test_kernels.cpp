@@ -321,6 +321,62 @@ TEST(Copy, RowMajorReadsQueueTheBlockADepthAhead) {
     expect_equal(out, x);
 }
 
+// Readers that repeat their reads at a fixed offset have the read a buffer's depth ahead queued
+// once their last 8 reads showed the period: the same four of five column blocks in every tile
+// row (Engram's key reads: period 4), and a column of blocks (its value reads: period 1, which a
+// row-major walk never predicts).
+TEST(Copy, PeriodicReadsQueueTheReadADepthAhead) {
+    const int tile_rows = 12, tile_cols = 5;
+    Tensor x = random_tensor({tile_rows * 32, tile_cols * 32}, 33);
+    auto block_at = [&](std::pair<int, int> rc) {
+        return reinterpret_cast<const char*>(x.data<float>() + (rc.first * 32) * x.cols() + rc.second * 32);
+    };
+    std::vector<std::pair<int, int>> keys, values;
+    for (int r = 0; r < tile_rows; ++r) {
+        for (int c = 0; c < 4; ++c) keys.emplace_back(r, c);
+        values.emplace_back(r, 4);
+    }
+    const int key_depth = 3, value_depth = 2;
+    std::vector<bool> key_queued, value_queued;
+    Tensor out({tile_rows * 32, tile_cols * 32});
+    ttl::Operation op("periodic_reads", ttl::Grid{1, 1});
+    auto k_dfb = ttl::make_dataflow_buffer_like(op, x, {1, 1}, key_depth, "keys");
+    auto v_dfb = ttl::make_dataflow_buffer_like(op, x, {1, 1}, value_depth, "values");
+    auto res = ttl::make_dataflow_buffer_like(op, out, {1, 1}, 2, "res");
+    op.compute([&] {
+        for (size_t i = 0; i < keys.size() + values.size(); ++i) {
+            auto b = i < keys.size() ? k_dfb.wait() : v_dfb.wait();
+            auto o = res.reserve();
+            o.store(b);
+        }
+    });
+    op.datamovement([&] {
+        for (size_t i = 0; i < keys.size(); ++i) {
+            auto b = k_dfb.reserve();
+            ttl::copy(x(keys[i].first, keys[i].second), b).wait();
+            key_queued.push_back(i + key_depth < keys.size() && ttl::simd::background_reads.queued(block_at(keys[i + key_depth])));
+        }
+        for (size_t i = 0; i < values.size(); ++i) {
+            auto b = v_dfb.reserve();
+            ttl::copy(x(values[i].first, values[i].second), b).wait();
+            value_queued.push_back(i + value_depth < values.size() &&
+                                   ttl::simd::background_reads.queued(block_at(values[i + value_depth])));
+        }
+    });
+    op.datamovement([&] {
+        for (const auto& walk : {keys, values})
+            for (auto [r, c] : walk) {
+                auto o = res.wait();
+                ttl::copy(o, out(r, c)).wait();
+            }
+    });
+    op.run(fast());
+    for (size_t i = 11; i + key_depth < keys.size(); ++i) EXPECT_TRUE(key_queued[i]) << "key read " << i;  // 8 + period 4
+    for (size_t i = 0; i < values.size(); ++i)
+        EXPECT_EQ(value_queued[i], i >= 8 && i + value_depth < values.size()) << "value read " << i;  // 8 + period 1
+    expect_equal(out, x);
+}
+
 // A causal FIR filter over a stream of row blocks, written as TT-Lang block math: the executor
 // fuses the chain of products into one pass (with a residual add of its SiLU in the same pass, as
 // the Engram conv writes it); a chain with a base expression, one broken by a full-block factor, and

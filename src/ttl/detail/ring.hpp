@@ -80,9 +80,15 @@ struct DfbState {
         size_t stride = 0;
     };
     std::vector<DeferredRead> deferred;
-    // Fast mode: the tensor read this buffer expects next if its reader walks a tensor's tiles
-    // in row-major order (first element row and column), to read ahead (simd/prefetch.hpp).
-    const void* next_read_tensor = nullptr;
+    // Fast mode: this buffer's last reads from one tensor (where each began), and the read it
+    // expects next if its reader walks the tensor's tiles in row-major order (first element row
+    // and column), to read ahead (copy.cpp, simd/prefetch.hpp).
+    struct ReadHistory {
+        static constexpr int kLength = 16;
+        const void* tensor = nullptr;
+        uintptr_t at[kLength] = {};  // at[kLength - 1]: the latest
+        int count = 0;               // valid entries, the latest ones
+    } reads;
     int64_t next_read_row = -1, next_read_col = -1;
 
     char* slot_data(int slot) const { return base + static_cast<size_t>(slot) * spec->block_bytes; }
