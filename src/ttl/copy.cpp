@@ -169,8 +169,10 @@ void detail::resolve_deferred_before_write(NodeState& node, const void* begin, c
             const DfbState::DeferredRead& read = d.deferred[static_cast<size_t>(slot)];
             if (!read.src) continue;
             const size_t rows = static_cast<size_t>(d.spec->shape.rows) * kT, cols = static_cast<size_t>(d.spec->shape.cols) * kT;
-            const void* read_end = read.src + (rows - 1) * read.stride + cols;
-            if (!begin || (read.src < end && begin < read_end)) resolve_deferred(d, slot);
+            const auto read_begin = reinterpret_cast<uintptr_t>(read.src);
+            const uintptr_t read_end = read_begin + ((rows - 1) * read.stride + cols) * sizeof(float);
+            if (!begin || (read_begin < reinterpret_cast<uintptr_t>(end) && reinterpret_cast<uintptr_t>(begin) < read_end))
+                resolve_deferred(d, slot);
         }
 }
 
@@ -352,7 +354,7 @@ Transfer copy(const TensorSlice& src, Block& dst, std::source_location loc) {
     if (!op.validating()) {
         DfbState& d = *dst.dfb();
         if (op.options.deferred_reads && defer_read(src, d, dst.slot())) return Transfer();
-        d.deferred[static_cast<size_t>(dst.slot())].src = nullptr;  // read_tiles keeps the slot's zero rows
+        d.deferred[static_cast<size_t>(dst.slot())].src = nullptr;  // the slot's memory holds this read
         read_tiles(src, d.slot_data(dst.slot()), dst.dtype(), dst.shape(), &d.zero_rows_from[static_cast<size_t>(dst.slot())],
                    &d);
         return Transfer();

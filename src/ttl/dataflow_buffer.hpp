@@ -53,7 +53,7 @@ class Block {
     detail::DfbState* dfb() const { return dfb_; }
     int slot() const { return slot_; }
     bool is_reserved() const { return reserved_; }
-    void* data() const;
+    void* data() const;  // the block's memory, a deferred read (copy.cpp) read in first
     void note_written() { written_ = true; }
     bool written() const { return written_; }
 
