@@ -484,7 +484,8 @@ Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
                               r->dfb->spec->shape.cols, r->dfb->spec->name, where_str(r->where)));
         const size_t n = static_cast<size_t>(src.shape().tiles()) * kTileElems;
         convert_row(src.data(), src.dtype(), r->dfb->slot_data(r->slot), r->dfb->spec->dtype, n);
-        r->dfb->overwritten(r->slot);
+        // No rows known zero any more (its deferred read was cleared when the receive was posted).
+        r->dfb->zero_rows_from[static_cast<size_t>(r->slot)] = r->dfb->spec->shape.rows * kTileDim;
         count(t, src.shape(), src.dtype());
         r->delivered.store(true);
         ch->deliveries.fetch_add(1);
@@ -512,6 +513,9 @@ Transfer copy(const DstPipe& pipe, Block& dst, std::source_location loc) {
         s.copy_at = loc;
     }
     dst.note_written();
+    // The sender writes the slot's memory; what it held before is gone (cleared here, on this
+    // node's thread, which alone reads the slot's deferred read).
+    dst.dfb()->deferred[static_cast<size_t>(dst.slot())].src = nullptr;
     auto owned = std::make_unique<PostedReceive>();
     PostedReceive* r = owned.get();
     r->dfb = dst.dfb();
