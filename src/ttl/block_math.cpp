@@ -473,7 +473,9 @@ void detail::ExprNode::evaluate_rows(size_t r0, size_t r1, float* out) const {
             check_live(c);
             ScratchBuffer per_row(r1 - r0);
             for (size_t r = r0; r < r1; ++r) per_row.get()[r - r0] = b.data[r * kT];
-            simd::scale_rows_cols(strip(a, r0, r1, s1), per_row.get(), c.data, out, r1 - r0, cols);
+            size_t lda;
+            const float* x = strided_strip(a, r0, r1, s1, lda);
+            simd::scale_rows_cols(x, lda, per_row.get(), c.data, out, r1 - r0, cols);
             return;
         }
         case ExprKind::Matmul: {  // rows r0..r1 of a @ b

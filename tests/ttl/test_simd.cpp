@@ -91,9 +91,12 @@ TEST(Simd, FusedKernelsMatchLoops) {
     binary_per_row(Binary::Sub, a.data(), cols, per_row.data(), out.data(), rows, cols - 5);
     for (size_t r = 0; r < rows; ++r)
         for (size_t k = 0; k < cols - 5; ++k) ASSERT_EQ(out[r * (cols - 5) + k], a[r * cols + k] - per_row[r]);
-    scale_rows_cols(a.data(), per_row.data(), per_col.data(), out.data(), rows, cols);
+    scale_rows_cols(a.data(), cols, per_row.data(), per_col.data(), out.data(), rows, cols);
     for (size_t r = 0; r < rows; ++r)
         for (size_t k = 0; k < cols; ++k) ASSERT_EQ(out[r * cols + k], a[r * cols + k] * per_row[r] * per_col[k]);
+    scale_rows_cols(a.data(), cols, per_row.data(), per_col.data(), out.data(), rows, cols - 3);  // x at a stride
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t k = 0; k < cols - 3; ++k) ASSERT_EQ(out[r * (cols - 3) + k], a[r * cols + k] * per_row[r] * per_col[k]);
     row_dot(a.data(), cols, b.data(), cols, rows, cols, dots.data());
     for (size_t r = 0; r < rows; ++r) {
         double s = 0, mag = 0;

@@ -353,12 +353,13 @@ void SumOfProductsActivationImpl(Binary op, const float* a, size_t lda, Unary ac
     });
 }
 
-void ScaleRowsColsImpl(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols) {
+void ScaleRowsColsImpl(const float* x, size_t ldx, const float* per_row, const float* per_col, float* out, size_t rows,
+                       size_t cols) {
     const D d;
     const size_t L = hn::Lanes(d);
     for (size_t r = 0; r < rows; ++r) {
         const V s = hn::Set(d, per_row[r]);
-        const float* xr = x + r * cols;
+        const float* xr = x + r * ldx;
         float* o = out + r * cols;
         size_t c = 0;
         for (; c + L <= cols; c += L) hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(d, xr + c), s), hn::LoadU(d, per_col + c)), d, o + c);
@@ -538,8 +539,9 @@ void multiply_add(const float* a, const float* b, const float* c, float* out, si
 void multiply_add_per_col(const float* a, const float* b, const float* per_col, float* out, size_t rows, size_t cols) {
     HWY_DYNAMIC_DISPATCH(MultiplyAddPerColImpl)(a, b, per_col, out, rows, cols);
 }
-void scale_rows_cols(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols) {
-    HWY_DYNAMIC_DISPATCH(ScaleRowsColsImpl)(x, per_row, per_col, out, rows, cols);
+void scale_rows_cols(const float* x, size_t ldx, const float* per_row, const float* per_col, float* out, size_t rows,
+                     size_t cols) {
+    HWY_DYNAMIC_DISPATCH(ScaleRowsColsImpl)(x, ldx, per_row, per_col, out, rows, cols);
 }
 void sum_of_products_per_col(const float* base, const float* const* x_rows, const float* const* w, size_t terms,
                              float* out, size_t rows, size_t cols) {

@@ -49,8 +49,9 @@ void sum_of_products_per_col(const float* base, const float* const* x_rows, cons
 void sum_of_products_activation(Binary op, const float* a, size_t lda, Unary activation, const float* base,
                                 const float* const* x_rows, const float* const* w, size_t terms, float* out, size_t rows,
                                 size_t cols);
-// out[r*cols + c] = x[r*cols + c] * per_row[r] * per_col[c]   (RMSNorm's normalise-and-weight)
-void scale_rows_cols(const float* x, const float* per_row, const float* per_col, float* out, size_t rows, size_t cols);
+// out[r*cols + c] = x[r*ldx + c] * per_row[r] * per_col[c]   (RMSNorm's normalise-and-weight)
+void scale_rows_cols(const float* x, size_t ldx, const float* per_row, const float* per_col, float* out, size_t rows,
+                     size_t cols);
 // out[r] = sum_c a[r*lda + c] * b[r*ldb + c]
 void row_dot(const float* a, size_t lda, const float* b, size_t ldb, size_t rows, size_t cols, float* out);
 // out[r] = sum_c (a[r*lda + c] * per_col[c]) * b[r*ldb + c]: a weighted row dot (the product a * w
