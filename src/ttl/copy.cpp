@@ -484,8 +484,7 @@ Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
                               r->dfb->spec->shape.cols, r->dfb->spec->name, where_str(r->where)));
         const size_t n = static_cast<size_t>(src.shape().tiles()) * kTileElems;
         convert_row(src.data(), src.dtype(), r->dfb->slot_data(r->slot), r->dfb->spec->dtype, n);
-        // No rows known zero any more (its deferred read was cleared when the receive was posted).
-        r->dfb->zero_rows_from[static_cast<size_t>(r->slot)] = r->dfb->spec->shape.rows * kTileDim;
+        r->dfb->forget_zero_rows(r->slot);  // its deferred read was cleared when the receive was posted
         count(t, src.shape(), src.dtype());
         r->delivered.store(true);
         ch->deliveries.fetch_add(1);

@@ -92,9 +92,10 @@ struct DfbState {
     int64_t next_read_row = -1, next_read_col = -1;
 
     char* slot_data(int slot) const { return base + static_cast<size_t>(slot) * spec->block_bytes; }
+    void forget_zero_rows(int slot) { zero_rows_from[static_cast<size_t>(slot)] = spec->shape.rows * 32; }
     // The slot's memory is being overwritten whole: it is neither known zero nor a deferred read.
     void overwritten(int slot) {
-        zero_rows_from[static_cast<size_t>(slot)] = spec->shape.rows * 32;
+        forget_zero_rows(slot);
         deferred[static_cast<size_t>(slot)].src = nullptr;
     }
     int free_blocks() const { return capacity - visible - reserved; }
