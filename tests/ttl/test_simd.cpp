@@ -74,7 +74,8 @@ TEST(Simd, SigmoidAndSiluSaturateAndKeepNaN) {
             EXPECT_NEAR(silu[i], x[i] * want, 2e-6 * std::abs(x[i] * want) + 1e-30) << "silu at " << x[i];
         }
     }
-    EXPECT_EQ(silu[7], inf);  // inf * 1
+    EXPECT_EQ(silu[7], inf);            // inf * 1
+    EXPECT_TRUE(std::isnan(silu[0]));  // -inf * 0, as PyTorch's x * sigmoid(x)
 }
 
 TEST(Simd, FusedKernelsMatchLoops) {
