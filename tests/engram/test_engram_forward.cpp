@@ -134,19 +134,18 @@ TEST(EngramGolden, Bf16FusedWithinTheSeedsBound) {
 
 namespace {
 
-TEST(EngramLong, FusedMatchesUnfusedAcrossNodesAndPipes) {
-    // 19 tile rows per sequence, split over 4 conv nodes joined by boundary pipes (single-tile
-    // goldens do not reach that path).
+// The fused forward against the unfused one, in fast and validate mode, with the conv split into
+// `nodes` per sequence joined by boundary pipes.
+void expect_fused_matches_unfused(int hidden_size, int64_t B, int64_t L, int nodes) {
     EngramConfig c;
     c.engram_vocab_size = {300, 400};
     c.n_embed_per_ngram = 32;
     c.n_head_per_ngram = 4;
-    c.hidden_size = 64;
+    c.hidden_size = hidden_size;
     auto tok = golden_tokenizer();
     auto hashing = std::make_shared<const NgramHashMapping>(c, *tok);
     Engram model(c, 1, tok, hashing, EngramWeights::random(c, hashing->layer(1), 5, /*random_norms=*/true));
-    const int64_t B = 2, L = 600;
-    Tensor ids({B, L}, ttl::DType::I64), hidden({B, L, 4, 64});
+    Tensor ids({B, L}, ttl::DType::I64), hidden({B, L, 4, hidden_size});
     for (int64_t i = 0; i < ids.numel(); ++i) ids.data<int64_t>()[i] = (i * 7919) % 128000;
     for (int64_t i = 0; i < hidden.numel(); ++i) hidden.data<float>()[i] = std::sin(0.001f * static_cast<float>(i * 13 % 100003));
     ForwardOptions unfused;
@@ -156,7 +155,7 @@ TEST(EngramLong, FusedMatchesUnfusedAcrossNodesAndPipes) {
     for (auto mode : {ttl::Mode::Fast, ttl::Mode::Validate}) {
         ttl::default_options().mode = mode;
         ForwardOptions fused;
-        fused.conv_nodes_per_sequence = 4;
+        fused.conv_nodes_per_sequence = nodes;
         EngramStages got = model.forward(ids, hidden, fused);
         double worst = 0, scale = 0;
         for (int64_t i = 0; i < want.output.numel(); ++i) {
@@ -173,6 +172,20 @@ TEST(EngramLong, FusedMatchesUnfusedAcrossNodesAndPipes) {
             ASSERT_NEAR(got.gated.data<float>()[i], want.gated.data<float>()[i], 1e-5 * scale) << i;
     }
     ttl::default_options() = saved;
+}
+
+TEST(EngramLong, FusedMatchesUnfusedAcrossNodesAndPipes) {
+    // 19 tile rows per sequence, split over 4 conv nodes joined by boundary pipes (single-tile
+    // goldens do not reach that path).
+    expect_fused_matches_unfused(64, 2, 600, 4);
+}
+
+TEST(EngramLong, FusedTakesWideHiddenSizes) {
+    // 2,048 and 4,096 wide: the conv's buffers stay within L1 (its history once grew with the
+    // hidden size, and these sizes did not fit); 5 tile rows over 2 nodes, then 2 tile rows over
+    // 2 nodes of one tile row each.
+    expect_fused_matches_unfused(2048, 1, 150, 2);
+    expect_fused_matches_unfused(4096, 1, 40, 2);
 }
 
 }  // namespace

@@ -151,15 +151,12 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     const Tensor& x = *in.gated;
     const int ht = H / kTileDim;
     const DType dt = output.dtype();
-    // Per chunk tile: x, bnd_in, bnd_out, out (2 each), conv (2, when asked for), taps (1 each: a
-    // reader on the same core gains nothing by fetching the next taps early), history
-    // (hc * chunks + 1); and two tiles of inverse RMS.
+    // Per chunk tile: x, history, boundary_in, boundary_out, output and conv (2 each), taps (1
+    // each: held for a whole column walk); and two tiles of inverse RMS.
     int cw = 1;
     for (int c = std::min(ht, 32); c >= 1; --c) {
-        if (ht % c) continue;
-        const int chunks = ht / c;
-        size_t tiles = static_cast<size_t>(c) * ((conv ? 10 : 8) + K + hc * chunks + 1) + 2;
-        if (tiles * tile_bytes(dt) <= arch_limits(default_options().arch).l1_bytes) {
+        const size_t tiles = static_cast<size_t>(c) * ((conv ? 12 : 10) + K) + 2;
+        if (ht % c == 0 && tiles * tile_bytes(dt) <= arch_limits(default_options().arch).l1_bytes) {
             cw = c;
             break;
         }
@@ -191,7 +188,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
     auto inv_dfb = make_dataflow_buffer_like(op, in.inverse_rms[0], {1, 1}, 2, "inverse_rms");
     std::vector<DataflowBuffer> tap_dfb;
     for (int k = 0; k < K; ++k) tap_dfb.push_back(make_dataflow_buffer_like(op, in.taps[0], chunk, 1, fmt::format("tap{}", k)));
-    auto hist_dfb = make_dataflow_buffer_like(op, x, chunk, hc * chunks + 1, "history", DType::F32);
+    auto hist_dfb = make_dataflow_buffer_like(op, x, chunk, 2, "history", DType::F32);
     auto bnd_in = make_dataflow_buffer_like(op, x, chunk, 2, "boundary_in", DType::F32);
     auto bnd_out = make_dataflow_buffer_like(op, x, chunk, 2, "boundary_out", DType::F32);
     auto out_dfb = make_dataflow_buffer_like(op, output, chunk, 2, "output");
@@ -202,136 +199,125 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
         for (int nx = 0; nx + 1 < per_seq; ++nx) pipes.push_back(Pipe{{nx, b}, Coord{nx + 1, b}});
     PipeNet boundary(op, pipes, "boundary");
 
-    // Every node streams its tile rows r0+1 .. r1-1 first, carrying each tile row's normalised
-    // input to the next in `history`; its first tile row r0 comes last, when the previous node
-    // has sent its boundary. A node sends its own boundary (the normalised last tile row) as
-    // soon as its main stretch is done, so no node waits for another in the middle of its work.
-    // "Normalised" is x / rms(x): the RMSNorm's weight is folded into the taps.
+    // Every node walks its tile rows r0+1 .. r1-1 down one column chunk at a time, the taps held
+    // for the whole walk and each tile row's normalised input carried to the next in `history`.
+    // The chunk's last tile row, normalised, is its boundary for the next node; the node's own
+    // first tile row r0 comes after the walk, with the previous node's boundary, which that node
+    // sent as it finished the same walk. "Normalised" is x / rms(x): the RMSNorm's weight is
+    // folded into the taps.
     op.compute([&] {
         const Range my = my_range();
-        // Normalise one tile row into `to` (history or boundary), chunk by chunk.
-        auto normalise_into = [&](DataflowBuffer& to) {
-            for (int h = 0; h < hc; ++h) {
-                auto inv = inv_dfb.wait();  // valid in column 0
-                for (int c = 0; c < chunks; ++c) {
-                    auto xv = x_dfb.wait();
-                    auto b = to.reserve();
-                    b.store(xv * math::broadcast(inv, BcastDim::Col, chunk));
-                }
-            }
-        };
-        // One tile row's output; `prev` gives the previous tile row's normalised chunk.
-        std::vector<Block> taps;
-        taps.reserve(static_cast<size_t>(K));
-        auto convolve = [&](bool keep_history, auto&& prev_block) {
-            for (int h = 0; h < hc; ++h) {
-                auto inv = inv_dfb.wait();  // valid in column 0
-                for (int c = 0; c < chunks; ++c) {
-                    auto xv = x_dfb.wait();
-                    for (int k = 0; k < K; ++k) taps.push_back(tap_dfb[static_cast<size_t>(k)].wait());
-                    std::optional<Block> held = prev_block();
-                    BlockExpr prev = held ? BlockExpr(*held) : math::fill(0.0f, chunk);
-                    BlockExpr xn = xv * math::broadcast(inv, BcastDim::Col, chunk);
-                    std::optional<Block> next;  // the history of the next tile row: xn, written once, read from L1
-                    if (keep_history) {
-                        next.emplace(hist_dfb.reserve());
-                        next->store(xn);
-                        xn = BlockExpr(*next);
-                    }
-                    // y[t] = sum_k w_k * xn[t - (K-1-k) * dilation]
-                    BlockExpr y = xn * math::broadcast(taps[static_cast<size_t>(K - 1)], BcastDim::Row, chunk);
-                    for (int k = 0; k + 1 < K; ++k)
-                        y = y + math::row_shift(prev, xn, (K - 1 - k) * dil) *
-                                    math::broadcast(taps[static_cast<size_t>(k)], BcastDim::Row, chunk);
-                    BlockExpr s = math::silu(y);
-                    if (conv) {
-                        auto cb = conv_dfb->reserve();
-                        cb.store(s);
-                    }
-                    auto o = out_dfb.reserve();
-                    o.store(xv + s);
-                    taps.clear();  // popped
-                }
-            }
-        };
         const int64_t rows = my.r1 - my.r0;
         if (rows == 0) return;
-        if (rows > 1) normalise_into(hist_dfb);  // tile row r0, the history of r0 + 1
-        for (int64_t r = my.r0 + 1; r < my.r1; ++r)
-            convolve(r + 1 < my.r1 || my.has_next, [&] { return std::optional<Block>(hist_dfb.wait()); });
-        if (my.has_next) {  // the boundary: the last tile row, normalised
-            if (rows > 1) {
-                for (int i = 0; i < hc * chunks; ++i) {
+        std::vector<Block> taps;
+        taps.reserve(static_cast<size_t>(K));
+        auto normalise_into = [&](DataflowBuffer& to) {
+            auto inv = inv_dfb.wait();  // valid in column 0
+            auto xv = x_dfb.wait();
+            auto b = to.reserve();
+            b.store(xv * math::broadcast(inv, BcastDim::Col, chunk));
+        };
+        // One block of output; `prev` is the previous tile row's normalised block (zeros before
+        // the sequence), `keep_history` stores this one's for the next tile row.
+        auto convolve = [&](const BlockExpr& prev, bool keep_history) {
+            auto inv = inv_dfb.wait();  // valid in column 0
+            auto xv = x_dfb.wait();
+            BlockExpr xn = xv * math::broadcast(inv, BcastDim::Col, chunk);
+            std::optional<Block> next;  // written once, read from cache
+            if (keep_history) {
+                next.emplace(hist_dfb.reserve());
+                next->store(xn);
+                xn = BlockExpr(*next);
+            }
+            // y[t] = sum_k w_k * xn[t - (K-1-k) * dilation]
+            BlockExpr y = xn * math::broadcast(taps[static_cast<size_t>(K - 1)], BcastDim::Row, chunk);
+            for (int k = 0; k + 1 < K; ++k)
+                y = y + math::row_shift(prev, xn, (K - 1 - k) * dil) *
+                            math::broadcast(taps[static_cast<size_t>(k)], BcastDim::Row, chunk);
+            BlockExpr s = math::silu(y);
+            if (conv) {
+                auto cb = conv_dfb->reserve();
+                cb.store(s);
+            }
+            auto o = out_dfb.reserve();
+            o.store(xv + s);
+        };
+        for (int h = 0; h < hc; ++h)
+            for (int c = 0; c < chunks; ++c) {
+                for (int k = 0; k < K; ++k) taps.push_back(tap_dfb[static_cast<size_t>(k)].wait());
+                if (rows > 1) {
+                    normalise_into(hist_dfb);  // tile row r0, the history of r0 + 1
+                } else if (my.has_next) {
+                    normalise_into(bnd_out);  // tile row r0 is also the last
+                }
+                for (int64_t r = my.r0 + 1; r < my.r1; ++r) {
+                    auto prev = hist_dfb.wait();
+                    convolve(BlockExpr(prev), r + 1 < my.r1 || my.has_next);
+                }
+                if (my.has_next && rows > 1) {  // the boundary: the last tile row, normalised
                     auto hb = hist_dfb.wait();
                     auto b = bnd_out.reserve();
                     b.store(hb);
                 }
-            } else {
-                normalise_into(bnd_out);
+                std::optional<Block> boundary_in;
+                if (my.has_prev) boundary_in.emplace(bnd_in.wait());
+                convolve(boundary_in ? BlockExpr(*boundary_in) : math::fill(0.0f, chunk), false);
+                taps.clear();  // popped
             }
-        }
-        convolve(false, [&] { return my.has_prev ? std::optional<Block>(bnd_in.wait()) : std::nullopt; });
     });
     op.datamovement([&] {  // reader: the same order of blocks as the compute kernel takes them
         const Range my = my_range();
-        auto read_x = [&](int64_t r, int h, int c) {
+        const int64_t rows = my.r1 - my.r0;
+        if (rows == 0) return;
+        auto read_row = [&](int64_t r, int h, int c) {
+            auto ib = inv_dfb.reserve();
+            copy(in.inverse_rms[static_cast<size_t>(h)](r, 0), ib).wait();
             auto xb = x_dfb.reserve();
             copy(x(r, cols(h, c)), xb).wait();
         };
-        auto read_inverse_rms = [&](int64_t r, int h) {
-            auto ib = inv_dfb.reserve();
-            copy(in.inverse_rms[static_cast<size_t>(h)](r, 0), ib).wait();
-        };
-        auto read_normalise = [&](int64_t r) {
-            for (int h = 0; h < hc; ++h) {
-                read_inverse_rms(r, h);
-                for (int c = 0; c < chunks; ++c) read_x(r, h, c);
-            }
-        };
-        auto read_convolve = [&](int64_t r, bool receive) {
-            for (int h = 0; h < hc; ++h) {
-                read_inverse_rms(r, h);
-                for (int c = 0; c < chunks; ++c) {
-                    read_x(r, h, c);
-                    for (int k = 0; k < K; ++k) {
-                        auto tb = tap_dfb[static_cast<size_t>(k)].reserve();
-                        copy(in.taps[static_cast<size_t>(k)](0, cols(h, c)), tb).wait();
-                    }
-                    if (receive) {
-                        auto bb = bnd_in.reserve();
-                        boundary.if_dst([&](const DstPipe& p) { copy(p, bb).wait(); });
-                    }
+        for (int h = 0; h < hc; ++h)
+            for (int c = 0; c < chunks; ++c) {
+                // The previous node's boundary of this chunk: the receive is posted before the
+                // walk, so that the sender does not wait for it, and waited for after.
+                std::optional<Block> boundary_in;
+                Transfer received;
+                if (my.has_prev) {
+                    boundary_in.emplace(bnd_in.reserve());
+                    boundary.if_dst([&](const DstPipe& p) { received = copy(p, *boundary_in); });
                 }
+                for (int k = 0; k < K; ++k) {
+                    auto tb = tap_dfb[static_cast<size_t>(k)].reserve();
+                    copy(in.taps[static_cast<size_t>(k)](0, cols(h, c)), tb).wait();
+                }
+                if (rows > 1 || my.has_next) read_row(my.r0, h, c);  // normalised into history or boundary
+                for (int64_t r = my.r0 + 1; r < my.r1; ++r) read_row(r, h, c);
+                if (my.has_prev) {
+                    received.wait();
+                    boundary_in.reset();  // pushed
+                }
+                read_row(my.r0, h, c);
             }
-        };
-        const int64_t rows = my.r1 - my.r0;
-        if (rows == 0) return;
-        if (rows > 1) read_normalise(my.r0);
-        for (int64_t r = my.r0 + 1; r < my.r1; ++r) read_convolve(r, false);
-        if (my.has_next && rows == 1) read_normalise(my.r0);
-        read_convolve(my.r0, my.has_prev);
     });
     op.datamovement([&] {  // writer
         const Range my = my_range();
-        auto write_row = [&](int64_t r) {
-            for (int h = 0; h < hc; ++h)
-                for (int c = 0; c < chunks; ++c) {
-                    if (conv) {
-                        auto cb = conv_dfb->wait();
-                        copy(cb, (*conv)(r, cols(h, c))).wait();
-                    }
-                    auto o = out_dfb.wait();
-                    copy(o, output(r, cols(h, c))).wait();
-                }
-        };
         if (my.r1 == my.r0) return;
-        for (int64_t r = my.r0 + 1; r < my.r1; ++r) write_row(r);
-        if (my.has_next)
-            for (int i = 0; i < hc * chunks; ++i) {
-                auto b = bnd_out.wait();
-                boundary.if_src([&](const SrcPipe& p) { copy(b, p).wait(); });
+        auto write_block = [&](int64_t r, int h, int c) {
+            if (conv) {
+                auto cb = conv_dfb->wait();
+                copy(cb, (*conv)(r, cols(h, c))).wait();
             }
-        write_row(my.r0);
+            auto o = out_dfb.wait();
+            copy(o, output(r, cols(h, c))).wait();
+        };
+        for (int h = 0; h < hc; ++h)
+            for (int c = 0; c < chunks; ++c) {
+                for (int64_t r = my.r0 + 1; r < my.r1; ++r) write_block(r, h, c);
+                if (my.has_next) {
+                    auto b = bnd_out.wait();
+                    boundary.if_src([&](const SrcPipe& p) { copy(b, p).wait(); });
+                }
+                write_block(my.r0, h, c);
+            }
     });
     return op.run(options);
 }
