@@ -353,6 +353,11 @@ Transfer copy(const TensorSlice& src, Block& dst, std::source_location loc) {
     OperationState& op = *t.node->op;
     if (!op.validating()) {
         DfbState& d = *dst.dfb();
+        if (!simd::background_writes.empty()) {  // this thread's writes into what it reads land first
+            const TileWindow w(src, dst.dtype(), dst.shape());
+            const char* begin = static_cast<const char*>(src.tensor->raw()) + static_cast<size_t>(w.r0 * w.xcols + w.c0) * w.xs;
+            simd::background_writes.finish_overlapping(begin, begin + static_cast<size_t>((w.brows - 1) * w.xcols + w.bcols) * w.xs);
+        }
         if (op.options.deferred_reads && defer_read(src, d, dst.slot())) return Transfer();
         d.deferred[static_cast<size_t>(dst.slot())].src = nullptr;  // the slot's memory holds this read
         read_tiles(src, d.slot_data(dst.slot()), dst.dtype(), dst.shape(), &d.zero_rows_from[static_cast<size_t>(dst.slot())],
@@ -388,6 +393,18 @@ Transfer copy(const Block& src, const TensorSlice& dst, std::source_location loc
         const TileWindow w(dst, src.dtype(), src.shape());
         const char* begin = static_cast<const char*>(dst.tensor->raw()) + static_cast<size_t>(w.r0 * w.xcols + w.c0) * w.xs;
         resolve_deferred_before_write(*t.node, begin, begin + static_cast<size_t>((w.valid_rows - 1) * w.xcols + w.valid_cols) * w.xs);
+        // Background writes (simd/prefetch.hpp): on the chip the write is done when wait()
+        // returns; here it lands later, but before anything can tell: the slot's next reserve
+        // (DataflowBuffer::reserve), a read of the range on this thread (above), a pipe send (other
+        // nodes see the tensor only after one), the node's end (operation.cpp).
+        if (op.options.background_writes && w.xt == src.dtype() && dst.tensor->nbytes() >= kStreamingTensor) {
+            DfbState& d = *src.dfb();
+            simd::background_writes.queue({const_cast<char*>(begin), static_cast<size_t>(w.xcols) * w.xs,
+                                           static_cast<const char*>(data), static_cast<size_t>(w.bcols) * w.bs,
+                                           static_cast<size_t>(w.valid_cols) * w.xs, static_cast<size_t>(w.valid_rows),
+                                           &d.writing[static_cast<size_t>(src.slot())]});
+            return Transfer();
+        }
         write_tiles(data, src.dtype(), src.shape(), dst);
         return Transfer();
     }
@@ -451,6 +468,7 @@ Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
         if (s.state == BlockState::MustRead) s.state = BlockState::ReadWrite;
     } else {
         resolve_deferred_before_write(*t.node, nullptr, nullptr);  // the receivers may write what this node read
+        simd::background_writes.finish_all();  // and may read what it wrote
     }
     SendWait w{&net, pipe.index};
     block_until(all_posted, [](const void* arg) {

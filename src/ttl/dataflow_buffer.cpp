@@ -9,6 +9,7 @@
 
 #include "ttl/block_math.hpp"
 #include "ttl/detail/state.hpp"
+#include "ttl/simd/prefetch.hpp"
 #include "ttl/operation.hpp"
 #include "ttl/simd/tile_ops.hpp"
 
@@ -133,6 +134,7 @@ Block DataflowBuffer::reserve_slow(std::source_location loc) {
         block_until(ring_has_free_block, describe_reserve, &d, loc);
     }
     int slot = (d.head + d.visible) % d.capacity;
+    if (d.writing[static_cast<size_t>(slot)]) simd::background_writes.finish_through(&d.writing[static_cast<size_t>(slot)]);
     d.reserved++;
     if (t.node->op->validating()) {
         SlotState& s = d.slots[static_cast<size_t>(slot)];

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "ttl/detail/ring.hpp"
+#include "ttl/simd/prefetch.hpp"
 #include "ttl/dtype.hpp"
 #include "ttl/tensor.hpp"
 
@@ -99,8 +100,10 @@ class DataflowBuffer {
                 detail::suspend_inline(detail::ring_has_free_block, detail::describe_reserve, d, loc);
             }
             int slot = d->head + d->visible;
+            if (slot >= d->capacity) slot -= d->capacity;
+            if (d->writing[static_cast<size_t>(slot)]) simd::background_writes.finish_through(&d->writing[static_cast<size_t>(slot)]);
             d->reserved = 1;
-            return Block(d, slot >= d->capacity ? slot - d->capacity : slot, true, loc);
+            return Block(d, slot, true, loc);
         }
         return reserve_slow(loc);
     }

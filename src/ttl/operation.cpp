@@ -396,6 +396,7 @@ void admit(OperationState& op, NodeState& node, int worker) {
         if (op.validating()) d.slots.assign(static_cast<size_t>(d.capacity), SlotState{});
         d.zero_rows_from.assign(static_cast<size_t>(d.capacity), d.spec->shape.rows * kTileDim);
         d.deferred.assign(static_cast<size_t>(d.capacity), {});
+        d.writing.assign(static_cast<size_t>(d.capacity), 0);
         p += align64(d.spec->block_bytes * static_cast<size_t>(d.spec->block_count));
     }
     for (int k = 0; k < 3; ++k) {
@@ -436,6 +437,7 @@ void retire(OperationState& op, NodeState& node) {
             op.fail(std::current_exception());
         }
     }
+    ttl::simd::background_writes.finish_all();  // before the node's blocks go
     size_t bytes = 0;
     for (const auto& spec : op.dfbs) bytes += align64(spec->block_bytes * static_cast<size_t>(spec->block_count));
     give_node_memory(std::move(node.memory), bytes);
@@ -543,6 +545,7 @@ void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, 
             continue;
         }
         if (active.empty()) break;
+        ttl::simd::background_writes.finish_all();  // idle: time to write
         // Nothing runnable here: another worker may still unblock us over a pipe.
         const uint64_t epoch = op.pipe_epoch.load();
         bool any = false;
@@ -574,6 +577,7 @@ void worker_loop(OperationState& op, int w, NodeQueue& queue, Workers& workers, 
         workers.stuck_at[static_cast<size_t>(w)].store(kNotStuck);
     }
     workers.stuck_at[static_cast<size_t>(w)].store(kDone);
+    ttl::simd::background_writes.clear();  // left only by nodes that did not finish (the operation failed)
     t_current_op = nullptr;
 }
 

@@ -59,6 +59,10 @@ struct ExecOptions {
     // compute kernel reads them from the tensor (copy.cpp, "deferred reads"). Off: every read
     // copies, as validate mode does.
     bool deferred_reads = true;
+    // Fast mode: a writer's copy of a block into a tensor that streams to DRAM is done a few
+    // lines at a time by the compute loops that follow (copy.cpp, "background writes"). Off:
+    // every write copies at once.
+    bool background_writes = true;
 };
 
 // Options used by Operation::run() without arguments. `ttlm --validate` sets these.

@@ -80,6 +80,8 @@ struct DfbState {
         size_t stride = 0;
     };
     std::vector<DeferredRead> deferred;
+    // Fast mode, per slot: the background writes queued from the slot (simd/prefetch.hpp).
+    std::vector<char> writing;
     // Fast mode: this buffer's last reads from one tensor (where each began), and the read it
     // expects next if its reader walks the tensor's tiles in row-major order (first element row
     // and column), to read ahead (copy.cpp, simd/prefetch.hpp).

@@ -302,7 +302,8 @@ HWY_INLINE void sum_of_products_rows(const float* base, const float* const* x_ro
     const float* wt[T];
     for (size_t t = 0; t < T; ++t) wt[t] = w[t];
     for (size_t r = 0; r < rows; ++r) {
-        background_reads.issue(cols / L);  // one line per vector row segment (prefetch.hpp)
+        background_reads.issue(cols / L);  // a line of each per vector row segment (prefetch.hpp)
+        background_writes.issue(cols / L);
         const float* x[T];
         for (size_t t = 0; t < T; ++t) x[t] = x_rows[t * rows + r];
         const float* base_row = base ? base + r * cols : nullptr;
@@ -388,6 +389,7 @@ HWY_INLINE void row_dots(const float* a, size_t lda, const float* b, size_t ldb,
     constexpr size_t kAhead = 4;
     for (size_t r = 0; r < rows; ++r) {
         background_reads.issue(cols / L);
+        background_writes.issue(cols / L);
         const float* x = a + r * lda;
         const float* y = b + r * ldb;
         if (r + kAhead < rows) {
@@ -451,7 +453,7 @@ void F32ToBf16Impl(const float* in, uint16_t* out, size_t n) {
 // Rows of bytes from src to dst, four vectors at a time. kStream: non-temporal stores (the
 // destination is not read again soon), which need a vector-aligned address, so each row's bytes up
 // to the first vector boundary go by memcpy. prefetch_ahead: rows ahead to prefetch (0: none).
-template <bool kStream>
+template <bool kStream, bool kFence = true>
 HWY_INLINE void copy_rows_of_bytes(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes,
                                    size_t rows, size_t prefetch_ahead) {
     const hn::ScalableTag<uint8_t> d;
@@ -481,7 +483,11 @@ HWY_INLINE void copy_rows_of_bytes(void* dst, size_t dst_stride, const void* src
         for (; i + L <= row_bytes; i += L) put(hn::LoadU(d, in + i), out + i);
         std::memcpy(out + i, in + i, row_bytes - i);
     }
-    if constexpr (kStream) hwy::FlushStream();
+    if constexpr (kStream && kFence) hwy::FlushStream();
+}
+
+void StreamCopyUnfencedImpl(void* dst, const void* src, size_t bytes) {
+    copy_rows_of_bytes<true, false>(dst, 0, src, 0, bytes, 1, 0);
 }
 
 void StreamCopyRowsImpl(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes,
@@ -522,6 +528,7 @@ HWY_EXPORT(Bf16ToF32Impl);
 HWY_EXPORT(F32ToBf16Impl);
 HWY_EXPORT(StreamCopyRowsImpl);
 HWY_EXPORT(CopyRowsImpl);
+HWY_EXPORT(StreamCopyUnfencedImpl);
 HWY_EXPORT(TargetNameImpl);
 
 bool fusable_activation(Unary op) {
@@ -587,6 +594,10 @@ void copy_rows(void* dst, size_t dst_stride, const void* src, size_t src_stride,
 void stream_copy_rows(void* dst, size_t dst_stride, const void* src, size_t src_stride, size_t row_bytes, size_t rows) {
     HWY_DYNAMIC_DISPATCH(StreamCopyRowsImpl)(dst, dst_stride, src, src_stride, row_bytes, rows);
 }
+void stream_copy_unfenced(void* dst, const void* src, size_t bytes) {
+    HWY_DYNAMIC_DISPATCH(StreamCopyUnfencedImpl)(dst, src, bytes);
+}
+void fence_streams() { hwy::FlushStream(); }
 const char* target_name() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }
 
 }  // namespace ttl::simd
