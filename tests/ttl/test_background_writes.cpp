@@ -5,12 +5,12 @@
 // reads back what it wrote.
 #include <gtest/gtest.h>
 
-#include <random>
-
+#include "transfer_test_util.hpp"
 #include "ttl/ttl.hpp"
 
 namespace {
 
+using namespace ttl_test;
 using ttl::BcastDim;
 using ttl::Tensor;
 namespace math = ttl::math;
@@ -19,30 +19,10 @@ namespace math = ttl::math;
 constexpr int64_t kRows = 512, kCols = 4096;
 const ttl::TileShape kBlock{1, 4};
 
-Tensor random_tensor(ttl::Shape shape, uint64_t seed) {
-    Tensor t(std::move(shape));
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    for (float& v : t.span<float>()) v = u(rng);
-    return t;
-}
-
 ttl::ExecOptions fast(bool background_writes) {
     ttl::ExecOptions o;
     o.background_writes = background_writes;
     return o;
-}
-ttl::ExecOptions validate() {
-    ttl::ExecOptions o;
-    o.mode = ttl::Mode::Validate;
-    return o;
-}
-
-void expect_equal(const Tensor& got, const Tensor& want, const char* what) {
-    ASSERT_EQ(got.shape(), want.shape());
-    auto x = got.span<float>();
-    auto y = want.span<float>();
-    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(x[i], y[i]) << what << ": element " << i;
 }
 
 // out = 2 x + 1 (form 0: no loop that issues background work, so writes wait for their slot's

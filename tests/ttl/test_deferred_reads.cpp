@@ -5,42 +5,21 @@
 // pipe, by another node.
 #include <gtest/gtest.h>
 
-#include <random>
-
+#include "transfer_test_util.hpp"
 #include "ttl/ttl.hpp"
 
 namespace {
 
+using namespace ttl_test;
 using ttl::BcastDim;
 using ttl::ReduceDim;
 using ttl::Tensor;
 namespace math = ttl::math;
 
-Tensor random_tensor(ttl::Shape shape, uint64_t seed) {
-    Tensor t(std::move(shape));
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    for (float& v : t.span<float>()) v = u(rng);
-    return t;
-}
-
 ttl::ExecOptions fast(bool deferred) {
     ttl::ExecOptions o;
     o.deferred_reads = deferred;
     return o;
-}
-ttl::ExecOptions validate() {
-    ttl::ExecOptions o;
-    o.mode = ttl::Mode::Validate;
-    return o;
-}
-
-void expect_equal(const Tensor& got, const Tensor& want, const char* what) {
-    ASSERT_EQ(got.shape(), want.shape());
-    auto x = got.span<float>();
-    auto y = want.span<float>();
-    for (size_t i = 0; i < x.size(); ++i)
-        ASSERT_TRUE(x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i]))) << what << ": element " << i << ": " << x[i] << " vs " << y[i];
 }
 
 // Every form an expression reads a block in: plain, in a row dot or weighted row dot, scaled by a
