@@ -78,6 +78,32 @@ TEST(Simd, SigmoidAndSiluSaturateAndKeepNaN) {
     EXPECT_TRUE(std::isnan(silu[0]));  // -inf * 0, as PyTorch's x * sigmoid(x)
 }
 
+// SiLU holds its input only from above (its hot path: the Engram conv), so the whole float range
+// must be right: every 509th bit pattern (8.4 million, every exponent), against double.
+TEST(Simd, SiluIsAccurateOverTheWholeFloatRange) {
+    std::vector<float> x, y;
+    for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 509) {
+        const uint32_t b = static_cast<uint32_t>(bits);
+        float v;
+        std::memcpy(&v, &b, sizeof v);
+        if (std::isfinite(v)) x.push_back(v);
+    }
+    y.resize(x.size());
+    unary(Unary::Silu, x.data(), y.data(), x.size());
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const double want = double(x[i]) / (1.0 + std::exp(-double(x[i])));
+        if (std::abs(want) < 1e-36) {  // a zero (or the denormal it rounds to) is right
+            ASSERT_LE(std::abs(y[i]), 1e-36) << "silu at " << x[i];
+            continue;
+        }
+        const double rel = std::abs(y[i] - want) / std::abs(want);
+        ASSERT_LE(rel, 1e-6) << "silu at " << x[i] << ": " << y[i] << ", want " << want;
+        worst = std::max(worst, rel);
+    }
+    EXPECT_LT(worst, 4e-7);  // 2 ulp; degree-5 exp, then one division
+}
+
 TEST(Simd, FusedKernelsMatchLoops) {
     const size_t rows = 37, cols = 67;
     auto a = random_floats(rows * cols, 2), b = random_floats(rows * cols, 3), c = random_floats(rows * cols, 4);
