@@ -296,6 +296,11 @@ int run_demo(const EngramArgs& a) {
     return pass ? 0 : 1;
 }
 
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
 template <class F>
 double median_ms(int reps, F&& fn) {
     std::vector<double> t;
@@ -304,21 +309,27 @@ double median_ms(int reps, F&& fn) {
         fn();
         t.push_back(ms_since(t0));
     }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
+    return median(std::move(t));
 }
 
-// memcpy of `bytes` (read + write counted) on every worker: the bandwidth baseline.
-double memcpy_bandwidth(size_t bytes, int reps) {
-    std::vector<char> src(bytes, 1), dst(bytes, 0);
-    auto copy = [&] {
-        ttlm::runtime::parallel_for(static_cast<int64_t>(bytes), [&](int64_t b, int64_t e) {
-            std::memcpy(dst.data() + b, src.data() + b, static_cast<size_t>(e - b));
+// A memcpy of `bytes` on every worker, the bandwidth baseline: (read + write) GB/s per call.
+class MemcpyBaseline {
+   public:
+    explicit MemcpyBaseline(size_t bytes) : src_(bytes, 1), dst_(bytes, 0) { copy(); }
+    double gbps() {
+        auto t0 = std::chrono::steady_clock::now();
+        copy();
+        return 2.0 * static_cast<double>(src_.size()) / ms_since(t0) / 1e6;
+    }
+
+   private:
+    void copy() {
+        ttlm::runtime::parallel_for(static_cast<int64_t>(src_.size()), [&](int64_t b, int64_t e) {
+            std::memcpy(dst_.data() + b, src_.data() + b, static_cast<size_t>(e - b));
         }, 1 << 20);
-    };
-    copy();
-    return 2.0 * static_cast<double>(bytes) / median_ms(reps, copy) / 1e6;
-}
+    }
+    std::vector<char> src_, dst_;
+};
 
 int run_bench(const EngramArgs& a, int64_t tokens, int reps, bool json) {
     const EngramConfig c = make_config(a);
@@ -330,46 +341,52 @@ int run_bench(const EngramArgs& a, int64_t tokens, int reps, bool json) {
     engram::ForwardOptions fused, unfused;
     unfused.fused = false;
     fused.keep_stages = unfused.keep_stages = false;
-    m.engram->forward(ids, hidden, fused);  // warm up: page in weights, build primitives
-    m.engram->forward(ids, hidden, unfused);
-    std::vector<engram::StageTimes> st;
-    double fused_ms = median_ms(reps, [&] {
-        engram::StageTimes t;
-        fused.times = &t;
-        m.engram->forward(ids, hidden, fused);
-        st.push_back(t);
-    });
-    double unfused_ms = median_ms(reps, [&] { m.engram->forward(ids, hidden, unfused); });
-    auto med = [&](double engram::StageTimes::*f) {
-        std::vector<double> v;
-        for (auto& t : st) v.push_back(t.*f);
-        std::sort(v.begin(), v.end());
-        return v[v.size() / 2];
-    };
     // The bytes each kernel must touch (fp32, padded tokens): gating reads the stacked projection
     // and the hidden states and writes gated; conv reads gated and writes the output.
     const double n = static_cast<double>((tokens + 31) / 32 * 32), hc = c.hc_mult, h = c.hidden_size;
     const double gating_bytes = n * ((hc + 1) * h + hc * h + hc * h) * 4, conv_bytes = n * (2 * hc * h) * 4;
-    const double memcpy_gbps = memcpy_bandwidth(static_cast<size_t>(std::max(gating_bytes / 2, 64e6)), reps);
+    MemcpyBaseline baseline(static_cast<size_t>(std::max(gating_bytes / 2, 64e6)));
+    m.engram->forward(ids, hidden, fused);  // warm up: page in weights, build primitives
+    m.engram->forward(ids, hidden, unfused);
+    // The memcpy is timed next to each fused forward: this host's memory bandwidth drifts (by
+    // half over minutes, other tenants), and the kernels' share of it is only meaningful when
+    // both see the same.
+    std::vector<double> fused_ms, memcpy_gbps;
+    std::vector<engram::StageTimes> st;
+    for (int i = 0; i < reps; ++i) {
+        memcpy_gbps.push_back(baseline.gbps());
+        engram::StageTimes t;
+        fused.times = &t;
+        auto t0 = std::chrono::steady_clock::now();
+        m.engram->forward(ids, hidden, fused);
+        fused_ms.push_back(ms_since(t0));
+        st.push_back(t);
+    }
+    double unfused_ms = median_ms(reps, [&] { m.engram->forward(ids, hidden, unfused); });
+    auto med = [&](double engram::StageTimes::*f) {
+        std::vector<double> v;
+        for (auto& t : st) v.push_back(t.*f);
+        return median(std::move(v));
+    };
     const double gating_gbps = gating_bytes / med(&engram::StageTimes::gating_ms) / 1e6;
     const double conv_gbps = conv_bytes / med(&engram::StageTimes::conv_ms) / 1e6;
     if (json) {
         fmt::print("{{\"tokens\": {}, \"threads\": {}, \"unfused_ms\": {:.3f}, \"fused_ms\": {:.3f}, \"gemm_ms\": {:.3f}, "
                    "\"gating_ms\": {:.3f}, \"conv_ms\": {:.3f}, \"hash_embed_ms\": {:.3f}, \"gating_gbps\": {:.2f}, "
                    "\"conv_gbps\": {:.2f}, \"memcpy_gbps\": {:.2f}}}\n",
-                   tokens, ttlm::runtime::num_threads(), unfused_ms, fused_ms, med(&engram::StageTimes::gemm_ms),
+                   tokens, ttlm::runtime::num_threads(), unfused_ms, median(fused_ms), med(&engram::StageTimes::gemm_ms),
                    med(&engram::StageTimes::gating_ms), med(&engram::StageTimes::conv_ms),
-                   med(&engram::StageTimes::hash_embed_ms), gating_gbps, conv_gbps, memcpy_gbps);
+                   med(&engram::StageTimes::hash_embed_ms), gating_gbps, conv_gbps, median(memcpy_gbps));
     } else {
         fmt::print("Engram layer {}, {} tokens, {} threads (median of {})\n", a.layer_id, tokens, ttlm::runtime::num_threads(), reps);
         fmt::print("  unfused (ops)         {:9.3f} ms\n", unfused_ms);
-        fmt::print("  fused (ttl kernels)   {:9.3f} ms\n", fused_ms);
+        fmt::print("  fused (ttl kernels)   {:9.3f} ms\n", median(fused_ms));
         fmt::print("    hash + embed        {:9.3f} ms\n", med(&engram::StageTimes::hash_embed_ms));
         fmt::print("    stacked GEMM        {:9.3f} ms\n", med(&engram::StageTimes::gemm_ms));
         fmt::print("    gating kernel       {:9.3f} ms\n", med(&engram::StageTimes::gating_ms));
         fmt::print("    conv kernel         {:9.3f} ms\n", med(&engram::StageTimes::conv_ms));
         fmt::print("  bandwidth: gating {:.2f} GB/s, conv {:.2f} GB/s, memcpy {:.2f} GB/s (bytes each must touch)\n",
-                   gating_gbps, conv_gbps, memcpy_gbps);
+                   gating_gbps, conv_gbps, median(memcpy_gbps));
     }
     return 0;
 }
