@@ -81,10 +81,10 @@ TEST(Simd, SigmoidAndSiluSaturateAndKeepNaN) {
 }
 
 // SiLU holds its input only from above (its hot path: the Engram conv), so the whole float range
-// must be right: every 509th bit pattern (8.4 million, every exponent), against double, on every
-// SIMD target this CPU runs (AVX-512 scales by 2^n in one instruction, the others through the
-// exponent bits).
-TEST(Simd, SiluIsAccurateOverTheWholeFloatRange) {
+// must be right, and sigmoid's too (the same exp): every 509th bit pattern (8.4 million, every
+// exponent), against double, on every SIMD target this CPU runs (AVX-512 scales by 2^n in one
+// instruction, the others through the exponent bits).
+TEST(Simd, SigmoidAndSiluAreAccurateOverTheWholeFloatRange) {
     std::vector<float> x, y;
     for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 509) {
         const uint32_t b = static_cast<uint32_t>(bits);
@@ -95,19 +95,23 @@ TEST(Simd, SiluIsAccurateOverTheWholeFloatRange) {
     y.resize(x.size());
     for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
         hwy::SetSupportedTargetsForTest(target);
-        unary(Unary::Silu, x.data(), y.data(), x.size());
-        double worst = 0;
-        for (size_t i = 0; i < x.size(); ++i) {
-            const double want = double(x[i]) / (1.0 + std::exp(-double(x[i])));
-            if (std::abs(want) < 1e-36) {  // a zero (or the denormal it rounds to) is right
-                ASSERT_LE(std::abs(y[i]), 1e-36) << hwy::TargetName(target) << ": silu at " << x[i];
-                continue;
+        for (Unary op : {Unary::Sigmoid, Unary::Silu}) {
+            const char* name = op == Unary::Silu ? "silu" : "sigmoid";
+            unary(op, x.data(), y.data(), x.size());
+            double worst = 0;
+            for (size_t i = 0; i < x.size(); ++i) {
+                const double s = 1.0 / (1.0 + std::exp(-double(x[i]))), want = op == Unary::Silu ? x[i] * s : s;
+                if (std::abs(want) < 1e-36) {  // a zero (or the denormal it rounds to) is right
+                    ASSERT_LE(std::abs(y[i]), 1e-36) << hwy::TargetName(target) << ": " << name << " at " << x[i];
+                    continue;
+                }
+                const double rel = std::abs(y[i] - want) / std::abs(want);
+                ASSERT_LE(rel, 1e-6) << hwy::TargetName(target) << ": " << name << " at " << x[i] << " is " << y[i]
+                                     << ", want " << want;
+                worst = std::max(worst, rel);
             }
-            const double rel = std::abs(y[i] - want) / std::abs(want);
-            ASSERT_LE(rel, 1e-6) << hwy::TargetName(target) << ": silu at " << x[i] << " is " << y[i] << ", want " << want;
-            worst = std::max(worst, rel);
+            EXPECT_LT(worst, 4e-7) << hwy::TargetName(target) << ": " << name;  // 2 ulp: degree-5 exp, one division
         }
-        EXPECT_LT(worst, 4e-7) << hwy::TargetName(target);  // 2 ulp; degree-5 exp, then one division
     }
     hwy::SetSupportedTargetsForTest(0);
 }
