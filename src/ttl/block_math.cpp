@@ -1,6 +1,8 @@
 // Block expressions: evaluated eagerly, one level lazy, so that `o.store(a op b)`, a
-// broadcast operand and `o += matmul(a, b)` write straight into the destination block.
+// broadcast operand and `o += matmul(a, b)` write straight into the destination block; in fast
+// mode row sums of products wait to run together (detail/pending_row_dots.hpp).
 #include "ttl/block_math.hpp"
+#include "ttl/detail/pending_row_dots.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -72,6 +74,23 @@ struct ScratchPool {
     }
 };
 thread_local ScratchPool t_scratch;
+
+// reduce_sum's row dots left for later (pending_row_dots.hpp), in the order they were asked for.
+struct PendingRowDot {
+    Operand a, w, b;  // sum over a row of a * w * b (w: a row vector, or no data: a plain dot)
+    Operand result;   // keeps the result's buffer, whose column 0 gets the sums, `ocols` apart
+    float* out;
+    size_t rows, cols, ocols;
+    float scale;
+};
+thread_local std::vector<PendingRowDot> t_row_dots;
+
+void queue_row_dot(const Operand& a, const Operand* w, const Operand& b, Operand result, float* out, size_t rows,
+                   size_t cols, size_t ocols, float scale) {
+    t_row_dots.push_back({a, w ? *w : Operand{}, b, std::move(result), out, rows, cols, ocols, scale});
+    constexpr size_t kMaxPending = 8;
+    if (++t_row_dots_pending == kMaxPending) settle_row_dots_now();
+}
 
 int size_class(size_t bytes, size_t* rounded) {
     size_t s = 4096;
@@ -631,6 +650,7 @@ bool reads_across(const Operand& v, uintptr_t dst, uintptr_t dst_end, bool whole
 }  // namespace
 
 void BlockExpr::evaluate_into(float* out) const {
+    settle_row_dots();
     const ExprNode& n = *node_;
     const size_t rows = n.rows(), cols = n.cols(), step = strip_rows(cols);
     Operand self;
@@ -732,6 +752,7 @@ BlockExpr make_unary(UnaryOp op, const BlockExpr& a, float lo = 0, float hi = 0)
 Operand flat(const BlockExpr& e) {
     Operand o = e.materialize();
     if (plain(o) && !o.stride) return o;
+    settle_row_dots();  // o is read now, and may be one of their results
     const size_t rows = static_cast<size_t>(o.view_shape.rows) * kT, cols = static_cast<size_t>(o.view_shape.cols) * kT;
     ScratchBuffer buf;
     const float* p = strip(o, 0, rows, buf);
@@ -825,6 +846,17 @@ BlockExpr reduce(const BlockExpr& x, ReduceDim dim, bool is_max, float scale) {
                 break;
             }
         }
+        // Fast mode, a row sum of plain operands (blocks, deferred reads): left for later, to run
+        // with the row sums that follow it (pending_row_dots.hpp).
+        if (dim == ReduceDim::Row && !validating() &&
+            (wa ? plain(*wa) && plain(*wb) : dot && plain(x.lhs()) && plain(x.rhs()))) {
+            float* col0 = out.get();
+            BlockExpr result = BlockExpr::value(own(std::move(out), os));
+            queue_row_dot(wa ? *wa : x.lhs(), wa ? ww : nullptr, wa ? *wb : x.rhs(), result.as_operand(), col0, rows, cols,
+                          ocols, scale);
+            return result;
+        }
+        settle_row_dots();  // what this one reads may be theirs
         const Operand in = x.as_operand();
         const size_t step = strip_rows(cols);
         for (size_t r0 = 0; r0 < rows; r0 += step) {
@@ -865,12 +897,52 @@ BlockExpr reduce(const BlockExpr& x, ReduceDim dim, bool is_max, float scale) {
 }
 
 float scaler_value(const BlockExpr& scaler) {
+    settle_row_dots();  // the scaler is read now, and may be one of their results
     Operand s = scaler.materialize();
     ScratchBuffer sf;
     return strip(s, 0, 1, sf)[0];
 }
 
 }  // namespace
+
+}  // namespace math
+
+namespace detail {
+
+void settle_row_dots_now() {
+    // Row by row across the pending sums: a row of k, read from memory for sum k*k, is still in
+    // L1 for sum k*w*q. Rows in a tensor (deferred reads) lie a page or more apart, where the
+    // hardware prefetchers start over: ask for the row kAhead rows on, as simd::row_dot does.
+    constexpr size_t kAhead = 4;
+    size_t rows = 0;
+    for (const PendingRowDot& d : t_row_dots) rows = std::max(rows, d.rows);
+    auto row = [](const Operand& v, size_t r, size_t cols) { return v.data + r * (v.stride ? v.stride : cols); };
+    for (size_t r = 0; r < rows; ++r)
+        for (const PendingRowDot& d : t_row_dots) {
+            if (r >= d.rows) continue;
+            if (r + kAhead < d.rows)
+                for (const Operand* v : {&d.a, &d.b})
+                    if (v->stride)
+                        for (size_t c = 0; c < d.cols; c += 16) __builtin_prefetch(row(*v, r + kAhead, d.cols) + c);
+            float sum;
+            if (d.w.data)
+                simd::row_dot_weighted(row(d.a, r, d.cols), d.cols, d.w.data, row(d.b, r, d.cols), d.cols, 1, d.cols, &sum);
+            else
+                simd::row_dot(row(d.a, r, d.cols), d.cols, row(d.b, r, d.cols), d.cols, 1, d.cols, &sum);
+            d.out[r * d.ocols] = sum * d.scale;
+        }
+    t_row_dots.clear();
+    t_row_dots_pending = 0;
+}
+
+void drop_row_dots() {
+    t_row_dots.clear();
+    t_row_dots_pending = 0;
+}
+
+}  // namespace detail
+
+namespace math {
 
 BlockExpr reduce_sum(const BlockExpr& x, ReduceDim dim) { return reduce(x, dim, false, 1.0f); }
 BlockExpr reduce_max(const BlockExpr& x, ReduceDim dim) { return reduce(x, dim, true, 1.0f); }
@@ -899,6 +971,7 @@ BlockExpr transpose(const BlockExpr& x) {
     const TileShape s = x.shape();
     const Operand in = flat(x);
     const size_t rows = static_cast<size_t>(s.rows) * kT, cols = static_cast<size_t>(s.cols) * kT;
+    settle_row_dots();
     check_live(in);
     ScratchBuffer out(rows * cols);
     for (size_t r = 0; r < rows; ++r)

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "ttl/detail/pending_row_dots.hpp"
 #include "ttl/detail/state.hpp"
 #include "ttl/simd/prefetch.hpp"
 #include "ttl/simd/tile_ops.hpp"
@@ -309,6 +310,7 @@ Transfer::~Transfer() {
 }
 
 void Transfer::wait(std::source_location loc) {
+    settle_row_dots();  // the blocks or tensors they read may change
     Task& t = require_task("Transfer::wait()", loc);
     if (!state_) return;  // completed when issued (fast mode)
     TransferState& s = *state_;
@@ -344,6 +346,7 @@ void Transfer::wait(std::source_location loc) {
 }
 
 Transfer copy(const TensorSlice& src, Block& dst, std::source_location loc) {
+    settle_row_dots();  // the blocks or tensors they read may change
     Task& t = require_task("ttl::copy", loc);
     require_kind(t, true, "ttl::copy", loc);
     check_block(dst, t, loc, "ttl::copy");
@@ -382,6 +385,7 @@ Transfer copy(const TensorSlice& src, Block& dst, std::source_location loc) {
 }
 
 Transfer copy(const Block& src, const TensorSlice& dst, std::source_location loc) {
+    settle_row_dots();  // the blocks or tensors they read may change
     Task& t = require_task("ttl::copy", loc);
     require_kind(t, true, "ttl::copy", loc);
     check_block(src, t, loc, "ttl::copy");
@@ -449,6 +453,7 @@ bool all_posted(const void* p) {
 }  // namespace
 
 Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
+    settle_row_dots();  // the blocks or tensors they read may change
     Task& t = require_task("ttl::copy to a pipe", loc);
     require_kind(t, true, "ttl::copy to a pipe", loc);
     check_block(src, t, loc, "ttl::copy to a pipe");
@@ -512,6 +517,7 @@ Transfer copy(const Block& src, const SrcPipe& pipe, std::source_location loc) {
 }
 
 Transfer copy(const DstPipe& pipe, Block& dst, std::source_location loc) {
+    settle_row_dots();  // the blocks or tensors they read may change
     Task& t = require_task("ttl::copy from a pipe", loc);
     require_kind(t, true, "ttl::copy from a pipe", loc);
     check_block(dst, t, loc, "ttl::copy from a pipe");

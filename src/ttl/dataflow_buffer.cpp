@@ -197,6 +197,7 @@ void Block::release_at_scope_end() {
 
 void Block::release(bool push, std::source_location loc) {
     DfbState& d = *dfb_;
+    settle_row_dots();
     if (!d.validating && !released_ && push == reserved_) {
         release_fast();
         return;
@@ -280,6 +281,7 @@ void write_block(Block& b, const float* values) {
 }  // namespace
 
 void Block::store(const BlockExpr& value, std::source_location loc) {
+    settle_row_dots();  // they may read this block
     Task& t = require_task("store()", loc);
     require_kind(t, false, "store()", loc);
     if (value.shape() != shape())
@@ -300,6 +302,7 @@ void Block::store(const BlockExpr& value, std::source_location loc) {
 }
 
 Block& Block::operator+=(const BlockExpr& value) {
+    settle_row_dots();  // they may read this block
     Task& t = require_task("+=", current_task() ? current_task()->last_call : std::source_location::current());
     std::source_location loc = t.last_call;
     require_kind(t, false, "+=", loc);

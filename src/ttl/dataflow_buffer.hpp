@@ -13,6 +13,7 @@
 #include <source_location>
 #include <string>
 
+#include "ttl/detail/pending_row_dots.hpp"
 #include "ttl/detail/ring.hpp"
 #include "ttl/simd/prefetch.hpp"
 #include "ttl/dtype.hpp"
@@ -66,6 +67,7 @@ class Block {
     void release_at_scope_end();
     // Fast mode: the ring's counters only.
     void release_fast() {
+        detail::settle_row_dots();  // they may read this block
         detail::DfbState& d = *dfb_;
         released_ = true;
         if (reserved_) {
@@ -94,6 +96,7 @@ class DataflowBuffer {
     DataflowBuffer() = default;
     // Producer side: blocks until a block is free.
     Block reserve(std::source_location loc = std::source_location::current()) {
+        detail::settle_row_dots();  // before this kernel may give the thread to another
         if (detail::DfbState* d = fast_ring(); d && d->reserved == 0) {
             if (d->free_blocks() == 0) [[unlikely]] {  // full: hand the worker to the consumer
                 ++d->reserve_stalls;
@@ -109,6 +112,7 @@ class DataflowBuffer {
     }
     // Consumer side: blocks until a block has been pushed.
     Block wait(std::source_location loc = std::source_location::current()) {
+        detail::settle_row_dots();
         if (detail::DfbState* d = fast_ring(); d && d->waited == 0) {
             if (d->visible == 0) [[unlikely]] {  // empty: hand the worker to the producer
                 ++d->wait_stalls;

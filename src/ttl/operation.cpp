@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "runtime/thread_pool.hpp"
+#include "ttl/detail/pending_row_dots.hpp"
 #include "ttl/detail/state.hpp"
 #include "ttl/simd/prefetch.hpp"
 
@@ -355,6 +356,7 @@ void resume(Task& t) {
     } catch (...) {
         op.fail(std::current_exception());
     }
+    drop_row_dots();  // sums the kernel never used: their blocks go with the node
     t.finished = true;
     t_switch_from = &t;
     asan_leave(nullptr, nullptr);
