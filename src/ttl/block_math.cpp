@@ -911,19 +911,16 @@ namespace detail {
 
 void settle_row_dots_now() {
     // Row by row across the pending sums: a row of k, read from memory for sum k*k, is still in
-    // L1 for sum k*w*q. Rows in a tensor (deferred reads) lie a page or more apart, where the
-    // hardware prefetchers start over: ask for the row kAhead rows on, as simd::row_dot does.
-    constexpr size_t kAhead = 4;
+    // L1 for sum k*w*q. Rows in a tensor (deferred reads) are prefetched ahead as simd::row_dot does.
     size_t rows = 0;
     for (const PendingRowDot& d : t_row_dots) rows = std::max(rows, d.rows);
     auto row = [](const Operand& v, size_t r, size_t cols) { return v.data + r * (v.stride ? v.stride : cols); };
     for (size_t r = 0; r < rows; ++r)
         for (const PendingRowDot& d : t_row_dots) {
             if (r >= d.rows) continue;
-            if (r + kAhead < d.rows)
+            if (r + simd::kRowsAhead < d.rows)
                 for (const Operand* v : {&d.a, &d.b})
-                    if (v->stride)
-                        for (size_t c = 0; c < d.cols; c += 16) __builtin_prefetch(row(*v, r + kAhead, d.cols) + c);
+                    if (v->stride) simd::prefetch_row_ahead(row(*v, r, d.cols), v->stride, d.cols);
             float sum;
             if (d.w.data)
                 simd::row_dot_weighted(row(d.a, r, d.cols), d.cols, d.w.data, row(d.b, r, d.cols), d.cols, 1, d.cols, &sum);

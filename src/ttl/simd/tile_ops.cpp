@@ -385,19 +385,14 @@ HWY_INLINE void row_dots(const float* a, size_t lda, const float* b, size_t ldb,
                          Weigh weigh) {
     const D d;
     const size_t L = hn::Lanes(d);
-    // A row stride wider than the row: a deferred read's rows in a tensor, each in its own page,
-    // where the hardware prefetchers start over; ask for the row kAhead rows on.
-    constexpr size_t kAhead = 4;
     for (size_t r = 0; r < rows; ++r) {
         background_reads.issue(cols / L);
         background_writes.issue(cols / L);
         const float* x = a + r * lda;
         const float* y = b + r * ldb;
-        if (r + kAhead < rows) {
-            if (lda != cols)
-                for (size_t c = 0; c < cols; c += 16) __builtin_prefetch(x + kAhead * lda + c);
-            if (ldb != cols && b != a)
-                for (size_t c = 0; c < cols; c += 16) __builtin_prefetch(y + kAhead * ldb + c);
+        if (r + kRowsAhead < rows) {  // a deferred read's rows (prefetch.hpp)
+            if (lda != cols) prefetch_row_ahead(x, lda, cols);
+            if (ldb != cols && b != a) prefetch_row_ahead(y, ldb, cols);
         }
         V s0 = hn::Zero(d), s1 = hn::Zero(d);
         size_t c = 0;
