@@ -197,7 +197,6 @@ void Block::release_at_scope_end() {
 
 void Block::release(bool push, std::source_location loc) {
     DfbState& d = *dfb_;
-    settle_row_dots();
     if (!d.validating && !released_ && push == reserved_) {
         release_fast();
         return;
