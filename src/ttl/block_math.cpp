@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -438,7 +439,7 @@ void binary_rows(BinaryOp op, const Operand& a, const Operand& b, TileShape s, s
         const float* x = strided_strip(a, r0, r1, sa, lda);
         ScratchBuffer per_row(rows);
         for (size_t r = 0; r < rows; ++r) per_row.get()[r] = b.data[(r0 + r) * kT];
-        simd::binary_per_row(to_simd(op), x, lda, per_row.get(), out, rows, cols);
+        simd::binary_per_row(to_simd(op), x, lda, per_row.get(), out, rows, cols, a.stride && a.cold);
         return;
     }
     const float* x = strip(a, r0, r1, sa);
@@ -541,9 +542,10 @@ BlockExpr::BlockExpr(const Block& block) {
     auto node = make_recycled<detail::ExprNode>();
     node->shape = block.shape();
     node->a.shape = node->a.view_shape = node->shape;
-    if (const DfbState::DeferredRead& read = d.deferred[static_cast<size_t>(block.slot())]; read.src) {
+    if (DfbState::DeferredRead& read = d.deferred[static_cast<size_t>(block.slot())]; read.src) {
         node->a.data = read.src;  // read where it lies in the tensor, from now on
         node->a.stride = read.stride;
+        node->a.cold = !std::exchange(read.used, true);
         simd::background_reads.started(reinterpret_cast<const char*>(read.src));
     } else if (block.dtype() == DType::F32) {
         node->a.data = static_cast<const float*>(block.data());

@@ -69,6 +69,7 @@ struct Operand {
     // they follow each other, as in a block. Only plain operands (no broadcast, shift or pending
     // expression) have one: whatever reshapes an operand takes it flat() first.
     size_t stride = 0;
+    bool cold = false;      // a deferred read's first use: its rows come from DRAM (or the prefetches)
     TileShape shape;        // of `data`
     Bcast bcast = Bcast::None;
     TileShape view_shape;   // shape seen by users (== shape unless broadcast)

@@ -78,6 +78,7 @@ struct DfbState {
     struct DeferredRead {
         const float* src = nullptr;
         size_t stride = 0;
+        bool used = false;  // an expression has read it: its rows are in cache from then on
     };
     std::vector<DeferredRead> deferred;
     // Fast mode, per slot: the background writes queued from the slot (simd/prefetch.hpp).

@@ -81,10 +81,12 @@ void BinaryScalarImpl(Binary op, const float* a, float s, float* out, size_t n, 
     });
 }
 
-void BinaryPerRowImpl(Binary op, const float* a, size_t lda, const float* per_row, float* out, size_t rows, size_t cols) {
+void BinaryPerRowImpl(Binary op, const float* a, size_t lda, const float* per_row, float* out, size_t rows, size_t cols,
+                      bool cold_rows) {
     const D d;
     with_binary(op, [&](auto f) {
         for (size_t r = 0; r < rows; ++r) {
+            if (cold_rows) prefetch_row_ahead(a + r * lda, lda, cols);
             const V vs = hn::Set(d, per_row[r]);
             map_unary(a + r * lda, out + r * cols, cols, [&](V x) { return f(x, vs); });
         }
@@ -539,8 +541,9 @@ void binary(Binary op, const float* a, const float* b, float* out, size_t n) {
 void binary_scalar(Binary op, const float* a, float s, float* out, size_t n, bool scalar_first) {
     HWY_DYNAMIC_DISPATCH(BinaryScalarImpl)(op, a, s, out, n, scalar_first);
 }
-void binary_per_row(Binary op, const float* a, size_t lda, const float* per_row, float* out, size_t rows, size_t cols) {
-    HWY_DYNAMIC_DISPATCH(BinaryPerRowImpl)(op, a, lda, per_row, out, rows, cols);
+void binary_per_row(Binary op, const float* a, size_t lda, const float* per_row, float* out, size_t rows, size_t cols,
+                    bool cold_rows) {
+    HWY_DYNAMIC_DISPATCH(BinaryPerRowImpl)(op, a, lda, per_row, out, rows, cols, cold_rows);
 }
 void binary_per_col(Binary op, const float* a, const float* per_col, float* out, size_t rows, size_t cols) {
     HWY_DYNAMIC_DISPATCH(BinaryPerColImpl)(op, a, per_col, out, rows, cols);

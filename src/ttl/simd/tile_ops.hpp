@@ -16,8 +16,10 @@ enum class Unary : uint8_t {
 void binary(Binary op, const float* a, const float* b, float* out, size_t n);
 // out[i] = a[i] op s   (or s op a[i] when scalar_first)
 void binary_scalar(Binary op, const float* a, float s, float* out, size_t n, bool scalar_first);
-// out[r*cols + c] = a[r*lda + c] op col[r]      (per-row operand, e.g. a column broadcast)
-void binary_per_row(Binary op, const float* a, size_t lda, const float* per_row, float* out, size_t rows, size_t cols);
+// out[r*cols + c] = a[r*lda + c] op col[r]      (per-row operand, e.g. a column broadcast);
+// cold_rows: a's rows lie in a tensor, not read before: prefetched rows ahead (prefetch.hpp)
+void binary_per_row(Binary op, const float* a, size_t lda, const float* per_row, float* out, size_t rows, size_t cols,
+                    bool cold_rows = false);
 // out[r*cols + c] = a[r*cols + c] op row[c]      (per-column operand, e.g. a row broadcast)
 void binary_per_col(Binary op, const float* a, const float* per_col, float* out, size_t rows, size_t cols);
 // out[i] = f(a[i]); lo/hi are Clamp's bounds.
