@@ -210,6 +210,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
         const int64_t rows = my.r1 - my.r0;
         if (rows == 0) return;
         std::vector<Block> taps;
+        std::vector<BlockExpr> tap_rows;  // each tap broadcast down the chunk: built once per walk
         taps.reserve(static_cast<size_t>(K));
         auto normalise_into = [&](DataflowBuffer& to) {
             auto inv = inv_dfb.wait();  // valid in column 0
@@ -230,10 +231,9 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                 xn = BlockExpr(*next);
             }
             // y[t] = sum_k w_k * xn[t - (K-1-k) * dilation]
-            BlockExpr y = xn * math::broadcast(taps[static_cast<size_t>(K - 1)], BcastDim::Row, chunk);
+            BlockExpr y = xn * tap_rows[static_cast<size_t>(K - 1)];
             for (int k = 0; k + 1 < K; ++k)
-                y = y + math::row_shift(prev, xn, (K - 1 - k) * dil) *
-                            math::broadcast(taps[static_cast<size_t>(k)], BcastDim::Row, chunk);
+                y = y + math::row_shift(prev, xn, (K - 1 - k) * dil) * tap_rows[static_cast<size_t>(k)];
             BlockExpr s = math::silu(y);
             if (conv) {
                 auto cb = conv_dfb->reserve();
@@ -244,7 +244,10 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
         };
         for (int h = 0; h < hc; ++h)
             for (int c = 0; c < chunks; ++c) {
-                for (int k = 0; k < K; ++k) taps.push_back(tap_dfb[static_cast<size_t>(k)].wait());
+                for (int k = 0; k < K; ++k) {
+                    taps.push_back(tap_dfb[static_cast<size_t>(k)].wait());
+                    tap_rows.push_back(math::broadcast(taps.back(), BcastDim::Row, chunk));
+                }
                 if (rows > 1) {
                     normalise_into(hist_dfb);  // tile row r0, the history of r0 + 1
                 } else if (my.has_next) {
@@ -262,6 +265,7 @@ RunReport conv_kernel(const ConvInputs& in, Tensor& output, Tensor* conv, const 
                 std::optional<Block> boundary_in;
                 if (my.has_prev) boundary_in.emplace(bnd_in.wait());
                 convolve(boundary_in ? BlockExpr(*boundary_in) : math::fill(0.0f, chunk), false);
+                tap_rows.clear();
                 taps.clear();  // popped
             }
     });
